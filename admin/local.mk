@@ -1,0 +1,1 @@
+# admin/local.mk - included by the top Makefile.am.

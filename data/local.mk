@@ -1,0 +1,1 @@
+# data/local.mk - included by the top Makefile.am.

@@ -1,0 +1,1 @@
+# directory/local.mk - included by the top Makefile.am.

@@ -1,0 +1,1 @@
+# imapd/local.mk - included by the top Makefile.am.

@@ -1,0 +1,1 @@
+# smtpd/local.mk - included by the top Makefile.am.

@@ -1,0 +1,1 @@
+# spool/local.mk - included by the top Makefile.am.
