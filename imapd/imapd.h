@@ -222,4 +222,154 @@ int mutf7_encode(struct buf *out, const char *s, size_t len);
 /* True if s is valid UTF-8 without NUL or C0 controls. */
 bool utf8_valid(const char *s, size_t len);
 
+/* ------------------------------------------------------------------ */
+/* Configuration (imapd.c). */
+extern const struct conf_def imapd_conf_table[];
+
+/* ------------------------------------------------------------------ */
+/* Sessions (session.c). */
+
+enum imapd_state {
+	IMAPD_STATE_NOAUTH = 0,	/* not authenticated */
+	IMAPD_STATE_AUTH,	/* authenticated */
+	IMAPD_STATE_SELECTED,	/* a mailbox is selected */
+	IMAPD_STATE_LOGOUT,	/* the session ends after this command */
+};
+const char *imapd_state_name(int st);
+
+/* ENABLE'd extensions (RFC 5161). */
+#define IMAPD_EN_CONDSTORE	0x01
+#define IMAPD_EN_QRESYNC	0x02
+#define IMAPD_EN_IMAP4REV2	0x04
+#define IMAPD_EN_UTF8		0x08
+
+struct imapd_mailbox;	/* the selected mailbox (mailbox.c) */
+
+struct imapd_session {
+	struct session		*srv;		/* borrowed from the server loop */
+	struct conn		*conn;		/* borrowed: srv->conn */
+	struct conf		*conf;		/* borrowed: srv->conf */
+	enum imapd_state	 state;
+	char			*user;		/* owned; the login name */
+	unsigned int		 enabled;	/* IMAPD_EN_* */
+	unsigned int		 bad_count;	/* BAD answers so far */
+	unsigned int		 auth_failures;
+	struct imapd_mailbox	*sel;		/* owned; NULL unless selected */
+
+	/* The command being run. */
+	struct buf		 cmdbuf;	/* the assembled command */
+	struct arena		 arena;		/* scratch, cleared per command */
+	const struct imapd_cmd	*cmd;
+	char			 tag[IMAP_TAG_MAX + 1];
+	bool			 uid;		/* "UID ..." form */
+	/* The tagged answer a handler prepared (see cmd_ok()). */
+	const char		*resp_status;	/* "OK", "NO", "BAD" */
+	struct buf		 resp_code;	/* without brackets */
+	struct buf		 resp_text;
+	/* SEARCHRES: the last saved result (UIDs, sorted). */
+	uint32_t		*saved;		/* owned */
+	size_t			 nsaved;
+	bool			 saved_valid;
+};
+
+/* What a handler returns. */
+#define CMD_DONE	0	/* the tagged answer is prepared */
+#define CMD_BAD		(-1)	/* syntax error: BAD with p->error */
+#define CMD_CLOSE	1	/* end the session now, nothing more to send */
+
+/* Command flags, checked once by the dispatcher. */
+#define CMDF_NOAUTH	0x0001	/* only when not authenticated */
+#define CMDF_AUTH	0x0002	/* needs authenticated or selected */
+#define CMDF_SELECTED	0x0004	/* needs a selected mailbox */
+#define CMDF_PRETLS	0x0008	/* allowed before TLS */
+#define CMDF_UID	0x0010	/* has a "UID" form */
+#define CMDF_NOEXPUNGE	0x0020	/* no EXPUNGE responses after it (unless UID) */
+#define CMDF_UIDONLY	0x0040	/* only as "UID name" (UID EXPUNGE) */
+
+typedef int (*imapd_cmd_fn)(struct imapd_session *s, struct imap_parser *p);
+
+struct imapd_cmd {
+	const char	*name;
+	imapd_cmd_fn	 fn;
+	unsigned int	 flags;
+};
+
+/* The command table (session.c): sorted by nothing, ended by name NULL. */
+extern const struct imapd_cmd imapd_commands[];
+/* Find a command by name (case-insensitive); NULL if unknown. */
+const struct imapd_cmd *imapd_cmd_find(const char *name);
+
+/* Serve one connection (the server_def.serve callback). */
+void imapd_serve(struct session *srv);
+/* Change state and log "old -> new". */
+void imapd_enter_state(struct imapd_session *s, enum imapd_state st);
+
+/* Prepare the tagged answer; each returns CMD_DONE.  code may be NULL. */
+int cmd_ok(struct imapd_session *s, const char *code, const char *fmt, ...)
+    GMS_PRINTF(3, 4);
+int cmd_no(struct imapd_session *s, const char *code, const char *fmt, ...)
+    GMS_PRINTF(3, 4);
+int cmd_bad(struct imapd_session *s, const char *code, const char *fmt, ...)
+    GMS_PRINTF(3, 4);
+
+/* Untagged output: "* " fmt CRLF.  0 or -1 (write error). */
+int imapd_untagged(struct imapd_session *s, const char *fmt, ...)
+    GMS_PRINTF(2, 3);
+/* Append a string as an IMAP quoted string or, when it holds CR, LF, NUL,
+ * 8-bit (without UTF-8 allowed) or is long, as a literal. */
+int imap_put_string(struct buf *b, const char *s, size_t len, bool utf8);
+/* As imap_put_string(), "NIL" for NULL. */
+int imap_put_nstring(struct buf *b, const char *s, size_t len, bool utf8);
+/* astring: an atom when it is one, else a string. */
+int imap_put_astring(struct buf *b, const char *s, size_t len, bool utf8);
+/* A mailbox name for the client (modified UTF-7 unless UTF8=ACCEPT). */
+int imap_put_mailbox(struct imapd_session *s, struct buf *b, const char *name);
+/* Write buffered bytes to the connection; 0 or -1. */
+int imapd_write_buf(struct imapd_session *s, const struct buf *b);
+
+/* The capability list for the session's state (without "CAPABILITY"). */
+void imapd_capabilities(const struct imapd_session *s, struct buf *b);
+
+/* Report the selected mailbox's changes from other sessions (EXPUNGE or
+ * VANISHED when allowed, EXISTS, FETCH of changed flags).  Returns 0, or
+ * -1 when the session must end (the mailbox vanished, store failure). */
+int imapd_mailbox_sync(struct imapd_session *s, bool allow_expunge);
+/* Close the selected mailbox (no expunge); back to AUTH state. */
+void imapd_mailbox_close(struct imapd_session *s);
+
+/* Handlers (cmd-*.c). */
+int cmd_capability(struct imapd_session *s, struct imap_parser *p);
+int cmd_noop(struct imapd_session *s, struct imap_parser *p);
+int cmd_logout(struct imapd_session *s, struct imap_parser *p);
+int cmd_starttls(struct imapd_session *s, struct imap_parser *p);
+int cmd_login(struct imapd_session *s, struct imap_parser *p);
+int cmd_authenticate(struct imapd_session *s, struct imap_parser *p);
+int cmd_id(struct imapd_session *s, struct imap_parser *p);
+int cmd_enable(struct imapd_session *s, struct imap_parser *p);
+int cmd_namespace(struct imapd_session *s, struct imap_parser *p);
+int cmd_select(struct imapd_session *s, struct imap_parser *p);
+int cmd_examine(struct imapd_session *s, struct imap_parser *p);
+int cmd_create(struct imapd_session *s, struct imap_parser *p);
+int cmd_delete(struct imapd_session *s, struct imap_parser *p);
+int cmd_rename(struct imapd_session *s, struct imap_parser *p);
+int cmd_subscribe(struct imapd_session *s, struct imap_parser *p);
+int cmd_unsubscribe(struct imapd_session *s, struct imap_parser *p);
+int cmd_list(struct imapd_session *s, struct imap_parser *p);
+int cmd_lsub(struct imapd_session *s, struct imap_parser *p);
+int cmd_status(struct imapd_session *s, struct imap_parser *p);
+int cmd_append(struct imapd_session *s, struct imap_parser *p);
+int cmd_check(struct imapd_session *s, struct imap_parser *p);
+int cmd_close(struct imapd_session *s, struct imap_parser *p);
+int cmd_unselect(struct imapd_session *s, struct imap_parser *p);
+int cmd_expunge(struct imapd_session *s, struct imap_parser *p);
+int cmd_search(struct imapd_session *s, struct imap_parser *p);
+int cmd_fetch(struct imapd_session *s, struct imap_parser *p);
+int cmd_store(struct imapd_session *s, struct imap_parser *p);
+int cmd_copy(struct imapd_session *s, struct imap_parser *p);
+int cmd_move(struct imapd_session *s, struct imap_parser *p);
+int cmd_idle(struct imapd_session *s, struct imap_parser *p);
+int cmd_getquota(struct imapd_session *s, struct imap_parser *p);
+int cmd_getquotaroot(struct imapd_session *s, struct imap_parser *p);
+int cmd_setquota(struct imapd_session *s, struct imap_parser *p);
+
 #endif /* GMS_IMAPD_H */

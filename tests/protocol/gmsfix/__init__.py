@@ -1,0 +1,1 @@
+"""Fixtures helpers for the GMS protocol tests."""
