@@ -85,7 +85,9 @@ struct dir_backend {
 	int (*mailbox_put)(void *ctx, const struct dir_mailbox *mb,
 	    const char *hash, bool add);
 	int (*set_password)(void *ctx, const char *address, const char *hash);
-	/* Aliases and lists share one shape (struct dir_entry). */
+	/* Aliases and lists share one shape (struct dir_entry).  Modify of
+	 * an alias replaces its targets; of a list, name, owner and policy
+	 * only (members change through member_change). */
 	int (*group_put)(void *ctx, const struct dir_entry *e, bool add);
 	int (*member_change)(void *ctx, const char *list, const char *member,
 	    bool add);
@@ -94,6 +96,8 @@ struct dir_backend {
 };
 
 extern const struct dir_backend dir_backend_ldap;
+/* LDAP connections opened so far (directory_stats). */
+uint64_t dir_ldap_reconnects(void *ctx);
 extern const struct dir_backend dir_backend_static;
 
 /* ------------------------------------------------------------------ */

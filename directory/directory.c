@@ -522,11 +522,8 @@ directory_stats(struct directory *d, struct dir_stats *st_r)
 	    __ATOMIC_RELAXED);
 	st_r->tempfails = __atomic_load_n(&d->st.tempfails, __ATOMIC_RELAXED);
 	st_r->reconnects = 0;
-	if (d->be == &dir_backend_ldap) {
-		extern uint64_t dir_ldap_reconnects(void *ctx);
-
+	if (d->be == &dir_backend_ldap)
 		st_r->reconnects = dir_ldap_reconnects(d->ctx);
-	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -1167,10 +1164,323 @@ opt_address(const char *in, char *out)
 	return dir_normalize_address(in, out);
 }
 
+/* inst_check - validate and normalize an institution into out. */
+static int
+inst_check(const struct dir_institution *in, struct dir_institution *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (dir_normalize_id(in->id, out->id) < 0 ||
+	    in->kind < 0 || in->kind >= DIR_INST_KIND_COUNT ||
+	    in->name_en[0] == '\0' ||
+	    !field_ok(in->name_en, DIR_NAME_MAX) ||
+	    !field_ok(in->name_sw, DIR_NAME_MAX) ||
+	    !field_ok(in->region, DIR_PLACE_MAX) ||
+	    !field_ok(in->country, DIR_PLACE_MAX) ||
+	    !field_ok(in->city, DIR_PLACE_MAX) ||
+	    !field_ok(in->phone, DIR_PHONE_MAX) ||
+	    opt_address(in->contact, out->contact) < 0)
+		return DIR_EINVAL;
+	if (in->domain[0] != '\0' &&
+	    dir_normalize_domain(in->domain, out->domain) < 0)
+		return DIR_EINVAL;
+	out->kind = in->kind;
+	memcpy(out->name_en, in->name_en, sizeof(out->name_en));
+	memcpy(out->name_sw, in->name_sw, sizeof(out->name_sw));
+	memcpy(out->region, in->region, sizeof(out->region));
+	memcpy(out->country, in->country, sizeof(out->country));
+	memcpy(out->city, in->city, sizeof(out->city));
+	memcpy(out->phone, in->phone, sizeof(out->phone));
+	return DIR_OK;
+}
+
+/* inst_put - add or modify an institution. */
+static int
+inst_put(struct directory *d, const struct dir_institution *inst, bool add)
+{
+	struct dir_institution n;
+	int rc;
+
+	if (!d->s.admin || d->be->institution_put == NULL)
+		return DIR_EPERM;
+	if ((rc = inst_check(inst, &n)) != DIR_OK)
+		return rc;
+	return write_done(d, d->be->institution_put(d->ctx, &n, add));
+}
+
 int
 directory_institution_add(struct directory *d,
     const struct dir_institution *inst)
 {
-	return directory_institution_modify(d, inst) == DIR_EINVAL ? DIR_EINVAL :
-	    DIR_EINVAL;
+	return inst_put(d, inst, true);
+}
+
+int
+directory_institution_modify(struct directory *d,
+    const struct dir_institution *inst)
+{
+	return inst_put(d, inst, false);
+}
+
+/* remove_key - delete one entry of kind ('i', 'd', 'm', 'a', 'l'). */
+static int
+remove_key(struct directory *d, int kind, const char *key)
+{
+	char k[DIR_ADDR_MAX + 1];
+	int rc;
+
+	if (!d->s.admin || d->be->remove == NULL)
+		return DIR_EPERM;
+	if (kind == 'i')
+		rc = dir_normalize_id(key, k);
+	else if (kind == 'd')
+		rc = dir_normalize_domain(key, k);
+	else
+		rc = dir_normalize_address(key, k);
+	if (rc < 0)
+		return DIR_EINVAL;
+	return write_done(d, d->be->remove(d->ctx, kind, k));
+}
+
+int
+directory_institution_delete(struct directory *d, const char *id)
+{
+	return remove_key(d, 'i', id);
+}
+
+/* domain_put - add or modify a domain. */
+static int
+domain_put(struct directory *d, const struct dir_domain *dom, bool add)
+{
+	struct dir_domain n;
+
+	if (!d->s.admin || d->be->domain_put == NULL)
+		return DIR_EPERM;
+	memset(&n, 0, sizeof(n));
+	if (dir_normalize_domain(dom->name, n.name) < 0 ||
+	    dir_normalize_id(dom->institution, n.institution) < 0 ||
+	    opt_address(dom->catchall, n.catchall) < 0 ||
+	    !field_ok(dom->dkim_selector, DIR_SELECTOR_MAX) ||
+	    strchr(dom->dkim_selector, ' ') != NULL ||
+	    dom->status < 0 || dom->status > DIR_STATUS_SUSPENDED)
+		return DIR_EINVAL;
+	memcpy(n.dkim_selector, dom->dkim_selector, sizeof(n.dkim_selector));
+	n.status = dom->status;
+	return write_done(d, d->be->domain_put(d->ctx, &n, add));
+}
+
+int
+directory_domain_add(struct directory *d, const struct dir_domain *dom)
+{
+	return domain_put(d, dom, true);
+}
+
+int
+directory_domain_modify(struct directory *d, const struct dir_domain *dom)
+{
+	return domain_put(d, dom, false);
+}
+
+int
+directory_domain_delete(struct directory *d, const char *domain)
+{
+	return remove_key(d, 'd', domain);
+}
+
+/* mailbox_put - add or modify a mailbox; hash may be NULL. */
+static int
+mailbox_put(struct directory *d, const struct dir_mailbox *mb,
+    const char *hash, bool add)
+{
+	struct dir_mailbox n;
+
+	if (!d->s.admin || d->be->mailbox_put == NULL)
+		return DIR_EPERM;
+	memset(&n, 0, sizeof(n));
+	if (dir_normalize_address(mb->address, n.address) < 0 ||
+	    !field_ok(mb->display_name, DIR_NAME_MAX) ||
+	    !field_ok(mb->home_server, DIR_HOST_MAX) ||
+	    strchr(mb->home_server, ' ') != NULL ||
+	    mb->status < 0 || mb->status > DIR_STATUS_SUSPENDED)
+		return DIR_EINVAL;
+	if (mb->institution[0] != '\0' &&
+	    dir_normalize_id(mb->institution, n.institution) < 0)
+		return DIR_EINVAL;
+	memcpy(n.display_name, mb->display_name, sizeof(n.display_name));
+	memcpy(n.home_server, mb->home_server, sizeof(n.home_server));
+	n.quota_bytes = mb->quota_bytes;
+	n.quota_messages = mb->quota_messages;
+	n.status = mb->status;
+	return write_done(d, d->be->mailbox_put(d->ctx, &n, hash, add));
+}
+
+int
+directory_mailbox_add(struct directory *d, const struct dir_mailbox *mb,
+    const char *password, size_t passlen)
+{
+	char *hash = NULL;
+	int rc;
+
+	if (password != NULL && passlen > 0) {
+		if (passlen > DIR_PASSWORD_MAX ||
+		    memchr(password, '\0', passlen) != NULL)
+			return DIR_EINVAL;
+		if ((hash = directory_hash_password(password, passlen)) == NULL)
+			return DIR_TEMPFAIL;
+	}
+	rc = mailbox_put(d, mb, hash, true);
+	if (hash != NULL) {
+		gms_wipe(hash, strlen(hash));
+		free(hash);
+	}
+	return rc;
+}
+
+int
+directory_mailbox_modify(struct directory *d, const struct dir_mailbox *mb)
+{
+	return mailbox_put(d, mb, NULL, false);
+}
+
+int
+directory_mailbox_delete(struct directory *d, const char *address)
+{
+	return remove_key(d, 'm', address);
+}
+
+int
+directory_set_password(struct directory *d, const char *address,
+    const char *password, size_t passlen)
+{
+	char addr[DIR_ADDR_MAX + 1];
+	char *hash;
+	int rc;
+
+	if (!d->s.admin || d->be->set_password == NULL)
+		return DIR_EPERM;
+	if (dir_normalize_address(address, addr) < 0 || password == NULL ||
+	    passlen == 0 || passlen > DIR_PASSWORD_MAX ||
+	    memchr(password, '\0', passlen) != NULL)
+		return DIR_EINVAL;
+	if ((hash = directory_hash_password(password, passlen)) == NULL)
+		return DIR_TEMPFAIL;
+	rc = write_done(d, d->be->set_password(d->ctx, addr, hash));
+	gms_wipe(hash, strlen(hash));
+	free(hash);
+	return rc;
+}
+
+/* group_put - add or modify an alias (kind ALIAS) or list. */
+static int
+group_put(struct directory *d, int kind, const char *address,
+    const char *owner, const char *name, int policy,
+    const char *const *members, size_t n, bool add)
+{
+	struct dir_entry e;
+	size_t i;
+	int rc = DIR_EINVAL;
+
+	if (!d->s.admin || d->be->group_put == NULL)
+		return DIR_EPERM;
+	memset(&e, 0, sizeof(e));
+	e.kind = kind;
+	e.policy = policy;
+	if (dir_normalize_address(address, e.address) < 0 ||
+	    opt_address(owner, e.owner) < 0 ||
+	    (name != NULL && !field_ok(name, DIR_NAME_MAX)) ||
+	    policy < 0 || policy > DIR_POST_DOMAINS ||
+	    n > (size_t)d->s.expand_limit)
+		return DIR_EINVAL;
+	if (name != NULL)
+		(void)gms_strlcpy(e.name, name, sizeof(e.name));
+	for (i = 0; i < n; i++) {
+		char m[DIR_ADDR_MAX + 1];
+		size_t j;
+
+		if (dir_normalize_address(members[i], m) < 0)
+			goto out;
+		for (j = 0; j < e.members.n; j++)
+			if (strcmp(e.members.v[j], m) == 0)
+				break;
+		if (j == e.members.n)
+			dir_strv_add(&e.members, m);
+	}
+	rc = write_done(d, d->be->group_put(d->ctx, &e, add));
+out:
+	dir_entry_clear(&e);
+	return rc;
+}
+
+int
+directory_alias_add(struct directory *d, const char *address,
+    const char *owner, const char *const *targets, size_t n)
+{
+	if (n == 0)
+		return DIR_EINVAL;
+	return group_put(d, DIR_KIND_ALIAS, address, owner, NULL, 0, targets,
+	    n, true);
+}
+
+int
+directory_alias_modify(struct directory *d, const char *address,
+    const char *owner, const char *const *targets, size_t n)
+{
+	if (n == 0)
+		return DIR_EINVAL;
+	return group_put(d, DIR_KIND_ALIAS, address, owner, NULL, 0, targets,
+	    n, false);
+}
+
+int
+directory_alias_delete(struct directory *d, const char *address)
+{
+	return remove_key(d, 'a', address);
+}
+
+int
+directory_list_add(struct directory *d, const struct dir_list *l)
+{
+	return group_put(d, DIR_KIND_LIST, l->address, l->owner, l->name,
+	    l->policy, (const char *const *)l->members.v, l->members.n, true);
+}
+
+int
+directory_list_modify(struct directory *d, const struct dir_list *l)
+{
+	return group_put(d, DIR_KIND_LIST, l->address, l->owner, l->name,
+	    l->policy, NULL, 0, false);
+}
+
+int
+directory_list_delete(struct directory *d, const char *address)
+{
+	return remove_key(d, 'l', address);
+}
+
+/* member_change - add or remove one direct member of a list. */
+static int
+member_change(struct directory *d, const char *list, const char *member,
+    bool add)
+{
+	char l[DIR_ADDR_MAX + 1], m[DIR_ADDR_MAX + 1];
+
+	if (!d->s.admin || d->be->member_change == NULL)
+		return DIR_EPERM;
+	if (dir_normalize_address(list, l) < 0 ||
+	    dir_normalize_address(member, m) < 0)
+		return DIR_EINVAL;
+	return write_done(d, d->be->member_change(d->ctx, l, m, add));
+}
+
+int
+directory_list_member_add(struct directory *d, const char *list,
+    const char *member)
+{
+	return member_change(d, list, member, true);
+}
+
+int
+directory_list_member_remove(struct directory *d, const char *list,
+    const char *member)
+{
+	return member_change(d, list, member, false);
 }

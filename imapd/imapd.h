@@ -21,6 +21,9 @@
 
 #include "gms.h"
 
+struct imapd_session;
+struct imapd_cmd;
+
 /* ------------------------------------------------------------------ */
 /* Limits (defaults; gms.conf can change the post-authentication ones). */
 #define IMAP_PREAUTH_LINE_MAX		8192
@@ -129,6 +132,7 @@ struct imap_parser {
 	const char	*error;		/* static text of the first error */
 	const char	*code;		/* its response code */
 	unsigned int	 depth;		/* current list nesting */
+	int		 tz_minutes;	/* zone of the last date-time parsed */
 };
 
 void imap_parser_init(struct imap_parser *p, const char *data, size_t len,
@@ -186,7 +190,7 @@ int imap_p_list_mailbox(struct imap_parser *p, char **pat_r);
 
 /* ------------------------------------------------------------------ */
 /* Sequence sets (seqset.c). */
-#define SEQ_STAR	UINT32_MAX	/* "*" before resolution */
+#define SEQ_STAR	0	/* "*" before resolution (0 is no nz-number) */
 
 struct seq_range {
 	uint32_t	lo, hi;		/* lo <= hi after resolution */
@@ -222,9 +226,127 @@ int mutf7_encode(struct buf *out, const char *s, size_t len);
 /* True if s is valid UTF-8 without NUL or C0 controls. */
 bool utf8_valid(const char *s, size_t len);
 
+
+/* ------------------------------------------------------------------ */
+/* FETCH sections (fetch-section.c). */
+#define IMAP_SECTION_DEPTH_MAX	32
+#define FS_HEADER_FIELDS	10	/* beside SPOOL_SECT_* */
+#define FS_HEADER_FIELDS_NOT	11
+#define FS_FIELDS_MAX		100
+
+struct fetch_section {
+	bool		 peek;		/* .PEEK: do not set \Seen */
+	bool		 binary;	/* BINARY[...] (decoded) */
+	bool		 binary_size;	/* BINARY.SIZE[...] */
+	uint32_t	 path[IMAP_SECTION_DEPTH_MAX];
+	size_t		 depth;
+	int		 what;		/* SPOOL_SECT_* or FS_HEADER_FIELDS* */
+	char		**fields;	/* arena */
+	size_t		 nfields;
+	bool		 partial;
+	uint64_t	 off, len;
+	char		*label;		/* arena: "BODY[1.MIME]" */
+};
+
+/* Parse "[" section "]" ["<" off "." len ">"] after BODY, BODY.PEEK,
+ * BINARY, BINARY.PEEK or BINARY.SIZE (prefix is the name to echo:
+ * "BODY", "BINARY", "BINARY.SIZE").  Returns 0 or -1 (p->error). */
+int fetch_p_section(struct imap_parser *p, const char *prefix,
+    struct fetch_section *fs);
+/* Keep (or with not, drop) the header fields named in fields from a
+ * header block (hdr, len; the blank line may be included); the result
+ * ends with the blank line.  Returns 0 or -1 (out's limit). */
+int fetch_header_filter(struct buf *out, const char *hdr, size_t len,
+    char *const *fields, size_t nfields, bool not);
+/* Decode quoted-printable (RFC 2045 6.7) into out; soft line breaks go,
+ * bad escapes are kept as they are.  Returns 0 or -1 (out's limit). */
+int fetch_qp_decode(struct buf *out, const char *p, size_t n);
+/* Decode base64 ignoring line breaks and whitespace.  Returns 0, or -1
+ * when the data is not base64. */
+int fetch_b64_decode(struct buf *out, const char *p, size_t n);
+
 /* ------------------------------------------------------------------ */
 /* Configuration (imapd.c). */
 extern const struct conf_def imapd_conf_table[];
+
+
+/* ------------------------------------------------------------------ */
+/* Process-wide state (imapd.c), set up before the first session. */
+struct spool;
+struct directory;
+extern struct spool *imapd_spool;		/* the mailstore */
+extern struct directory *imapd_dir;		/* the directory */
+extern struct throttle *imapd_throttle;	/* login failures */
+
+/* Check a password (auth.c): throttled, empty refused, directory bind.
+ * On success *canon_r (caller frees) is the canonical address.  Returns
+ * 1 (good), 0 (refused), -1 (temporary failure), -2 (locked out). */
+int imapd_check_password(struct imapd_session *s, const char *user,
+    const char *pass, size_t passlen, char **canon_r);
+/* Enter the authenticated state as user (owned by the session now). */
+void imapd_login_done(struct imapd_session *s, char *user);
+/* NO text and code for a spool error; returns CMD_DONE. */
+int cmd_spool_error(struct imapd_session *s, int err, const char *what);
+
+
+/* ------------------------------------------------------------------ */
+/* The selected mailbox (mailbox.c). */
+struct spool_view;
+struct spool_watch;
+struct spool_msg;
+
+struct imapd_mailbox {
+	char			*name;		/* owned, UTF-8 */
+	struct spool_view	*view;		/* owned */
+	struct spool_watch	*watch;		/* owned, may be NULL */
+	bool			 readonly;	/* EXAMINE */
+	uint32_t		 exists;	/* the count the client knows */
+	uint32_t		 recent;	/* the RECENT count reported */
+	size_t			 nkeywords;	/* keywords announced in FLAGS */
+};
+
+/* Open the user's mailbox name as the selected one (closing any earlier
+ * selection first).  Returns SPOOL_OK or a spool error. */
+int imapd_mailbox_open(struct imapd_session *s, const char *name,
+    bool readonly);
+/* Append "(\Seen $Label ...)" for a row. */
+int imapd_put_flags(struct imapd_session *s, struct buf *b,
+    const struct spool_msg *m);
+/* Write "* FLAGS (...)" and "* OK [PERMANENTFLAGS (...)]". */
+int imapd_send_flags(struct imapd_session *s);
+/* Send "* seq FETCH (UID u FLAGS (...) [MODSEQ (m)])" for a view index. */
+int imapd_send_fetch_flags(struct imapd_session *s, size_t idx);
+/* Turn a flag name into a SPOOL_F_* bit; 0 for a keyword, -1 for a
+ * system flag that cannot be stored (\Recent, unknown "\X"). */
+int imapd_flag_bit(const char *name);
+/* Resolve a sequence set (seq or UID) against the view into ascending
+ * view indexes (arena).  Returns the count; UIDs not present are
+ * skipped, sequence numbers past the end give -1 (BAD). */
+ssize_t imapd_set_indexes(struct imapd_session *s, struct seqset *set,
+    bool uid, size_t **idx_r);
+/* Fill set from the SEARCHRES saved result when set->dollar. */
+void imapd_saved_to_set(struct imapd_session *s, struct seqset *set);
+
+
+/* STATUS items (cmd-status.c), shared with LIST-STATUS. */
+#define ST_MESSAGES	0x01
+#define ST_RECENT	0x02
+#define ST_UIDNEXT	0x04
+#define ST_UIDVALIDITY	0x08
+#define ST_UNSEEN	0x10
+#define ST_DELETED	0x20
+#define ST_SIZE		0x40
+#define ST_HIGHESTMODSEQ 0x80
+#define ST_APPENDLIMIT	0x100
+struct spool_mbox;
+/* "(" status-att *(SP status-att) ")". */
+int imapd_p_status_items(struct imap_parser *p, unsigned int *items_r);
+/* Write "* STATUS name (...)" for st (RECENT needs the exact status). */
+int imapd_send_status(struct imapd_session *s, const char *name,
+    unsigned int items, const struct spool_mbox *st);
+/* LIST pattern matching: '*' anything, '%' anything but '/'.  Patterns
+ * longer than SPOOL_MAILBOX_MAX never match. */
+bool imapd_list_match(const char *pattern, const char *name);
 
 /* ------------------------------------------------------------------ */
 /* Sessions (session.c). */
@@ -276,6 +398,7 @@ struct imapd_session {
 #define CMD_DONE	0	/* the tagged answer is prepared */
 #define CMD_BAD		(-1)	/* syntax error: BAD with p->error */
 #define CMD_CLOSE	1	/* end the session now, nothing more to send */
+#define CMD_SENT	2	/* the handler wrote the tagged answer itself */
 
 /* Command flags, checked once by the dispatcher. */
 #define CMDF_NOAUTH	0x0001	/* only when not authenticated */

@@ -521,6 +521,7 @@ imap_p_datetime(struct imap_parser *p, int64_t *t_r)
 		goto bad;
 	*t_r = days * 86400 + hh * 3600 + mm * 60 + ss -
 	    sign * (int64_t)(zh * 3600 + zm * 60);
+	p->tz_minutes = sign * (int)(zh * 60 + zm);
 	return 0;
 bad:
 	return imap_p_fail(p, IMAP_CODE_CLIENTBUG, "Invalid date-time");

@@ -25,11 +25,7 @@ p_seq_number(struct imap_parser *p, uint32_t *n_r)
 		*n_r = SEQ_STAR;
 		return 0;
 	}
-	if (imap_p_nz_number(p, n_r) < 0)
-		return -1;
-	if (*n_r == SEQ_STAR)
-		return imap_p_fail(p, IMAP_CODE_CLIENTBUG, "Number too large");
-	return 0;
+	return imap_p_nz_number(p, n_r);
 }
 
 int

@@ -38,6 +38,8 @@ base64_encode(struct buf *b, const void *p, size_t n)
 	char out[4];
 	size_t i, outlen;
 
+	if (n == 0)
+		return 0;
 	if (n / 3 > (SIZE_MAX - 4) / 4)
 		return -1;
 	outlen = (n + 2) / 3 * 4;
@@ -78,6 +80,8 @@ base64_decode(struct buf *b, const char *p, size_t n)
 
 	if (n % 4 != 0)
 		return -1;
+	if (n == 0)
+		return 0;
 	if (buf_reserve(b, n / 4 * 3) == -1)
 		return -1;
 	for (i = 0; i < n; i += 4) {

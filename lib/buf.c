@@ -69,6 +69,7 @@ buf_reserve(struct buf *b, size_t more)
 	if (cap > buf_limit(b) + 1)
 		cap = buf_limit(b) + 1;
 	b->data = xrealloc(b->data, cap);
+	b->data[b->len] = '\0';
 	b->cap = cap;
 	return 0;
 }

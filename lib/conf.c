@@ -388,36 +388,44 @@ static int
 conf_parse_file(struct conf *c, const char *path, int depth, char *err,
     size_t errlen)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	char line[CONF_MAX_LINE + 1];
 	unsigned lineno = 0;
 	FILE *fp;
-	int r = 0;
+	int r = 0, ch = 0;
 
 	/* -2: the file cannot be opened; the caller says where from. */
 	if ((fp = fopen(path, "r")) == NULL)
 		return -2;
-	while ((n = getline(&line, &cap, fp)) != -1) {
+	while (r == 0 && ch != EOF) {
+		size_t n = 0;
+		bool nul = false;
+
+		/* Read one line, bounded: a longer one is an error. */
+		while ((ch = getc(fp)) != EOF && ch != '\n') {
+			if (ch == '\0')
+				nul = true;
+			if (n == CONF_MAX_LINE)
+				break;
+			line[n++] = (char)ch;
+		}
+		if (ch == EOF && n == 0)
+			break;
 		lineno++;
-		if (n > CONF_MAX_LINE) {
+		line[n] = '\0';
+		if (n == CONF_MAX_LINE && ch != '\n' && ch != EOF) {
 			(void)gms_snprintf(err, errlen,
 			    "%s:%u: line longer than %d bytes", path, lineno,
 			    CONF_MAX_LINE);
 			r = -1;
-			break;
-		}
-		if (memchr(line, '\0', (size_t)n) != NULL) {
+		} else if (nul) {
 			(void)gms_snprintf(err, errlen, "%s:%u: NUL byte in line",
 			    path, lineno);
 			r = -1;
-			break;
+		} else {
+			r = conf_parse_line(c, path, lineno, line, depth, err,
+			    errlen);
 		}
-		if ((r = conf_parse_line(c, path, lineno, line, depth, err,
-		    errlen)) < 0)
-			break;
 	}
-	free(line);
 	if (r == 0 && ferror(fp)) {
 		(void)gms_snprintf(err, errlen, "%s: read error", path);
 		r = -1;

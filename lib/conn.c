@@ -168,6 +168,7 @@ conn_raw_read(struct conn *c, void *dst, size_t len, int64_t deadline,
 			int e;
 
 			ERR_clear_error();
+			errno = 0;
 			r = SSL_read_ex(c->ssl, dst, len, &got);
 			if (r == 1) {
 				*got_r = got;

@@ -272,35 +272,50 @@ struct line {
 					   max bytes, the rest was skipped */
 };
 
-/* Take ownership of fd (closed by conn_free).  timeout_ms applies to each
- * read and write; stop_fd (-1 for none) is polled with every wait and ends
- * a wait with CONN_STOP when readable. */
+/* Take ownership of fd (closed by conn_free; switched to non-blocking).
+ * timeout_ms applies to each read and write; stop_fd (-1 for none) is
+ * polled with every wait for input and ends it with CONN_STOP when
+ * readable.  The process must ignore SIGPIPE (server_main does). */
 struct conn *conn_new(int fd, int timeout_ms, int stop_fd);
-void conn_free(struct conn **cp);	/* sends TLS close_notify if any */
+/* Flushes queued output (bounded by the timeout), sends TLS close_notify
+ * if any, closes the fd, clears *cp. */
+void conn_free(struct conn **cp);
 int conn_fd(const struct conn *c);
 void conn_set_timeout(struct conn *c, int timeout_ms);
 /* An extra fd that ends a wait with CONN_WAKE (IDLE, -1 to clear). */
 void conn_set_wake_fd(struct conn *c, int fd);
 /* Read one line of at most max bytes (without its end).  Over-long lines
  * are consumed to their end and reported with too_long; memory stays
- * bounded by max.  Returns CONN_OK, CONN_EOF (no more bytes at all; a
- * partial last line is returned first with end == LINE_NONE) or < 0. */
+ * bounded by max.  The timeout is a deadline for the whole line.  Returns
+ * CONN_OK, CONN_EOF (no more bytes at all; a partial last line is returned
+ * first with end == LINE_NONE) or < 0. */
 int conn_getline(struct conn *c, struct line *l, size_t max);
-/* Read exactly n bytes (an IMAP literal, BDAT chunk) into dst. */
+/* Read exactly n bytes (an IMAP literal, BDAT chunk) into dst.  Returns
+ * CONN_OK, CONN_EOF (the stream ended first) or < 0.  The deadline applies
+ * to each wait (progress), not to the whole count. */
 int conn_read_exact(struct conn *c, void *dst, size_t n);
-/* Read at most n bytes that are available (after at most one wait). */
+/* Read at most n bytes that are available (after at most one wait).
+ * Returns the count (> 0, *status_r = CONN_OK), 0 at EOF (CONN_EOF) or -1
+ * with the reason (< 0) in *status_r. */
 ssize_t conn_read_some(struct conn *c, void *dst, size_t n, int *status_r);
 /* True when input is already buffered (pipelining: do not flush yet). */
 bool conn_pending(const struct conn *c);
-/* Queue output; it goes out at conn_flush, or when the buffer is large. */
+/* Queue output; it goes out at conn_flush, when the buffer is large
+ * (16 KiB), or before the next wait for input.  Returns 0 or < 0; a write
+ * error or timeout sticks to the connection. */
 int conn_write(struct conn *c, const void *p, size_t n);
 int conn_printf(struct conn *c, const char *fmt, ...) GMS_PRINTF(2, 3);
 int conn_flush(struct conn *c);
 /* Server side TLS handshake.  Everything the peer sent before it (buffered
- * plaintext, e.g. commands pipelined after STARTTLS) is discarded first:
- * the return value tells how many bytes were thrown away in *discarded_r. */
+ * plaintext, e.g. commands pipelined after STARTTLS) is discarded first and
+ * counted in *discarded_r (may be NULL); queued output is flushed first.
+ * Returns 0, or < 0 (CONN_ERR, CONN_TIMEOUT, CONN_STOP): the connection is
+ * then unusable.  The connection keeps a reference to t. */
 int conn_starttls_server(struct conn *c, struct tls_ctx *t, size_t *discarded_r);
-/* Client side TLS handshake (relay) with SNI servername (may be NULL). */
+/* Client side TLS handshake (relay) with SNI servername (may be NULL),
+ * which is also the name SSL_get_verify_result() checks.  The handshake
+ * goes on whatever the certificate: the relay judges it via conn_ssl().
+ * Returns 0 or < 0 like conn_starttls_server. */
 int conn_starttls_client(struct conn *c, struct tls_ctx *t, const char *servername);
 bool conn_is_tls(const struct conn *c);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "" (borrowed). */
@@ -359,7 +374,10 @@ struct server_def {
 	int			(*after_setup)(struct conf *c);
 };
 
-/* Run the server until SIGTERM/SIGINT.  Returns the exit status. */
+/* Run the server until SIGTERM/SIGINT.  c becomes the current
+ * configuration (server_main takes ownership unless c already is current).
+ * Returns the exit status (0 after a stop, 1 when setup failed).  TLS keys
+ * and gms.conf must stay readable by server.user for SIGHUP reloads. */
 int server_main(const struct server_def *def, struct conf *c, bool foreground);
 /* Drop to user:group for good (initgroups, setgid, setuid), then verify
  * that root cannot be regained.  A no-op when not running as root.
@@ -369,7 +387,7 @@ int server_drop_privileges(const char *user, const char *group);
 bool server_stopping(void);
 
 /* ------------------------------------------------------------------ */
-/* Cyrus SASL server glue (sasl.c).  Mechanisms PLAIN and LOGIN only; the
+/* Cyrus SASL server glue (gsasl.c).  Mechanisms PLAIN and LOGIN only; the
  * password is checked by the callback (the directory's bind), never by
  * sasldb or saslauthd. */
 
@@ -401,6 +419,58 @@ int gsasl_step(struct gsasl *g, const char *in, size_t inlen,
 const char *gsasl_user(const struct gsasl *g);
 /* "PLAIN LOGIN" (borrowed). */
 const char *gsasl_mechs(void);
+
+/* ------------------------------------------------------------------ */
+/* Authentication failure throttle (throttle.c).  Counts failed password
+ * checks per client address (IPv6 per /64) and per account, answers with a
+ * delay that doubles per failure and, past a limit, a lockout window.  An
+ * attempt counts as a failure from throttle_begin() until throttle_end()
+ * says otherwise, so parallel attempts count together.  Memory is bounded:
+ * fixed tables, the least recently used entry is evicted.  Thread safe.
+ * The daemons call it from their gsasl checkpass callback (where both the
+ * address and the account are known): begin, wait the delay, check, end;
+ * a lockout answers "wrong password" without asking the directory. */
+struct throttle_rule {
+	unsigned int	free;		/* failures that cost no delay */
+	unsigned int	delay_ms;	/* first delay, doubled per failure */
+	unsigned int	max_delay_ms;	/* cap of the delay */
+	unsigned int	lockout;	/* failures that start a lockout (0: never) */
+	unsigned int	lockout_s;	/* length of the lockout window */
+	unsigned int	forget_s;	/* failures are forgotten after this quiet time */
+};
+
+struct throttle_config {
+	struct throttle_rule	addr;
+	struct throttle_rule	account;
+	size_t			slots;	/* entries per table (rounded up to 2^n) */
+};
+
+/* What throttle_begin() counted, for throttle_end(); the caller's storage. */
+struct throttle_ticket {
+	uint64_t	addr_key;
+	uint64_t	account_key;
+	bool		has_account;
+	bool		active;
+};
+
+struct throttle;
+
+/* Fill cfg with the defaults (documented in throttle.c). */
+void throttle_defaults(struct throttle_config *cfg);
+/* A new throttle (caller frees with throttle_free); never NULL. */
+struct throttle *throttle_new(const struct throttle_config *cfg);
+void throttle_free(struct throttle **tp);
+/* Before checking a password of account (may be NULL or "" when not yet
+ * known) from addr (numeric).  Returns -1: locked out, refuse without
+ * checking (tk is then inactive); otherwise the delay in milliseconds the
+ * caller waits before checking (0: none), and the attempt is counted as in
+ * progress in tk. */
+int throttle_begin(struct throttle *t, const char *addr, const char *account,
+    struct throttle_ticket *tk);
+/* After the check: result 1 (success: the account's failures are
+ * forgotten), 0 (failure: counted), -1 (temporary failure: not counted).
+ * Does nothing for an inactive ticket; tk becomes inactive. */
+void throttle_end(struct throttle *t, struct throttle_ticket *tk, int result);
 
 /* base64 (base64.c).  Encode into b; decode returns -1 on bad input. */
 int base64_encode(struct buf *b, const void *p, size_t n);

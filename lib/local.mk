@@ -11,16 +11,31 @@ lib_libgms_a_SOURCES = \
 	lib/conn.c \
 	lib/tls.c \
 	lib/server.c \
-	lib/gsasl.c
+	lib/gsasl.c \
+	lib/throttle.c \
+	lib/lib-private.h
 lib_libgms_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS) $(SASL_CFLAGS)
 # What a program linking lib/libgms.a needs besides it.
 LIBGMS_LIBS = lib/libgms.a $(OPENSSL_LIBS) $(SASL_LIBS)
 
 check_PROGRAMS += tests/unit/test-buf tests/unit/test-conf tests/unit/test-conn
 TESTS += tests/unit/test-buf tests/unit/test-conf tests/unit/test-conn
+check_PROGRAMS += tests/unit/test-base64 tests/unit/test-throttle tests/unit/test-gsasl
+TESTS += tests/unit/test-base64 tests/unit/test-throttle tests/unit/test-gsasl
 tests_unit_test_buf_SOURCES = tests/unit/test-buf.c tests/unit/unit.h
 tests_unit_test_buf_LDADD = $(LIBGMS_LIBS)
 tests_unit_test_conf_SOURCES = tests/unit/test-conf.c tests/unit/unit.h
 tests_unit_test_conf_LDADD = $(LIBGMS_LIBS)
-tests_unit_test_conn_SOURCES = tests/unit/test-conn.c tests/unit/unit.h
+tests_unit_test_conn_SOURCES = tests/unit/test-conn.c tests/unit/unit.h tests/unit/testcert.h
+tests_unit_test_conn_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 tests_unit_test_conn_LDADD = $(LIBGMS_LIBS)
+tests_unit_test_base64_SOURCES = tests/unit/test-base64.c tests/unit/unit.h
+tests_unit_test_base64_LDADD = $(LIBGMS_LIBS)
+tests_unit_test_throttle_SOURCES = tests/unit/test-throttle.c tests/unit/unit.h
+tests_unit_test_throttle_LDADD = $(LIBGMS_LIBS)
+tests_unit_test_gsasl_SOURCES = tests/unit/test-gsasl.c tests/unit/unit.h
+tests_unit_test_gsasl_LDADD = $(LIBGMS_LIBS)
+# A tiny daemon on the server loop for tests/protocol/test_server.py.
+check_PROGRAMS += tests/unit/test-echod
+tests_unit_test_echod_SOURCES = tests/unit/test-echod.c
+tests_unit_test_echod_LDADD = $(LIBGMS_LIBS)

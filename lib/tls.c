@@ -244,9 +244,9 @@ tls_load_sni_dir(struct tls_ctx *t, const char *dir, char *err, size_t errlen)
 			goto fail;
 		}
 		name = xstrndup(de->d_name, len - 4);
-		gms_lowercase(name);
 		crt = xasprintf("%s/%s", dir, de->d_name);
 		key = xasprintf("%s/%s.key", dir, name);
+		gms_lowercase(name);
 		if (stat(key, &st) == -1) {
 			(void)gms_snprintf(err, errlen, "%s: missing key %s", crt, key);
 			free(crt);

@@ -1,1 +1,63 @@
-# smtpd/local.mk - included by the top Makefile.am.
+# smtpd/local.mk - gms-smtpd, its parser library (shared with the unit
+# tests and the fuzz targets) and their tests.  Included by the top
+# Makefile.am; paths are relative to the top.
+
+# The pure parsers: paths and ESMTP parameters, the DATA/BDAT byte filter,
+# header filtering.  No I/O, no directory, no spool: unit-tested and fuzzed.
+noinst_LIBRARIES += smtpd/libsmtpparse.a
+smtpd_libsmtpparse_a_SOURCES = \
+	smtpd/smtpd.h \
+	smtpd/smtp_conf.c \
+	smtpd/smtp_parse.c \
+	smtpd/smtp_data.c \
+	smtpd/smtp_headers.c
+
+sbin_PROGRAMS += smtpd/gms-smtpd
+smtpd_gms_smtpd_SOURCES = \
+	smtpd/smtpd.h \
+	smtpd/smtp_private.h \
+	smtpd/smtpd.c \
+	smtpd/smtp_session.c \
+	smtpd/smtp_dns.c \
+	smtpd/smtp_spf.c \
+	smtpd/smtp_dkim.c \
+	smtpd/smtp_dmarc.c
+smtpd_gms_smtpd_CFLAGS = $(AM_CFLAGS) $(OPENDKIM_CFLAGS) $(OPENSSL_CFLAGS)
+smtpd_gms_smtpd_LDADD = smtpd/libsmtpparse.a $(SPOOL_LIBS) $(DIRECTORY_LIBS) \
+	$(LIBGMS_LIBS) $(OPENDKIM_LIBS) $(SPF2_LIBS) $(OPENDMARC_LIBS) \
+	-lresolv -lpthread
+
+# Unit tests of the parsers (TAP).
+check_PROGRAMS += tests/unit/test-smtp-parse tests/unit/test-smtp-data
+TESTS += tests/unit/test-smtp-parse tests/unit/test-smtp-data
+tests_unit_test_smtp_parse_SOURCES = tests/unit/test-smtp-parse.c tests/unit/unit.h
+tests_unit_test_smtp_parse_LDADD = smtpd/libsmtpparse.a $(LIBGMS_LIBS)
+tests_unit_test_smtp_data_SOURCES = tests/unit/test-smtp-data.c tests/unit/unit.h
+tests_unit_test_smtp_data_LDADD = smtpd/libsmtpparse.a $(LIBGMS_LIBS)
+
+# Fuzz targets (libFuzzer): "make fuzz-smtpd" builds them with clang into
+# tests/fuzz/; run e.g. tests/fuzz/fuzz-smtp-data -max_total_time=60.
+SMTP_FUZZ = fuzz-smtp-path fuzz-smtp-data fuzz-smtp-headers
+SMTP_FUZZ_SRC = smtpd/smtp_parse.c smtpd/smtp_data.c smtpd/smtp_headers.c \
+	lib/str.c lib/buf.c lib/xmalloc.c lib/log.c
+fuzz-smtpd:
+	@mkdir -p tests/fuzz
+	for f in $(SMTP_FUZZ); do \
+	  clang -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -I$(top_srcdir)/lib -I$(top_srcdir) -I. \
+	    -o tests/fuzz/$$f $(top_srcdir)/tests/fuzz/$$f.c \
+	    $(addprefix $(top_srcdir)/,$(SMTP_FUZZ_SRC)) -lpthread || exit 1; \
+	done
+.PHONY: fuzz-smtpd
+EXTRA_DIST += $(SMTP_FUZZ:%=tests/fuzz/%.c) bench/smtpd
+
+# smtp-spooldump: reads delivered mail back through the spool API for the
+# protocol tests (not installed).
+check_PROGRAMS += smtpd/smtp-spooldump
+smtpd_smtp_spooldump_SOURCES = smtpd/smtp_spooldump.c
+smtpd_smtp_spooldump_LDADD = smtpd/libsmtpparse.a $(SPOOL_LIBS) $(DIRECTORY_LIBS) $(LIBGMS_LIBS) \
+	-lpthread
+
+# "make fuzz" (scripts/test) builds every folder's fuzz targets.
+fuzz: fuzz-smtpd
+.PHONY: fuzz

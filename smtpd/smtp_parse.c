@@ -286,7 +286,7 @@ take_local(struct cursor *c, bool utf8_ok, struct smtp_path *path)
 		return 0;
 	}
 	prevdot = true;		/* no leading dot */
-	while ((ch = cur_peek(c)) >= 0 && ch != '@') {
+	while ((ch = cur_peek(c)) >= 0 && ch != '@' && ch != '>') {
 		if (ch == '.') {
 			if (prevdot)
 				return -1;

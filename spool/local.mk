@@ -1,1 +1,24 @@
-# spool/local.mk - included by the top Makefile.am.
+# spool/local.mk - included by the top Makefile.am.  The mailstore and
+# queue (Berkeley DB 5.3), the MIME parser and change notification, as
+# the convenience library spool/libspool.a; its unit tests, the MIME
+# corpus test and the crash test.
+noinst_LIBRARIES += spool/libspool.a
+spool_libspool_a_SOURCES = \
+	spool/spool.h \
+	spool/spool-private.h \
+	spool/spool_env.c \
+	spool/spool_store.c \
+	spool/spool_view.c \
+	spool/spool_queue.c \
+	spool/spool_watch.c \
+	spool/spool_mime.c \
+	spool/spool_admin.c
+
+# What a program that uses the spool links (after its own objects).
+SPOOL_LIBS = spool/libspool.a $(LIBGMS_LIBS) $(BDB_LIBS) -lpthread
+
+check_PROGRAMS += tests/unit/test-spool
+TESTS += tests/unit/test-spool
+tests_unit_test_spool_SOURCES = tests/unit/test-spool.c \
+	tests/unit/test-spool-common.h tests/unit/unit.h
+tests_unit_test_spool_LDADD = $(SPOOL_LIBS)

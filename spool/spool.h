@@ -391,6 +391,13 @@ void spool_cache_free(struct spool_cache *c);
 void spool_mime_parse(const void *data, size_t len, uint32_t max_depth,
     uint32_t max_parts, struct spool_cache *c_r);
 
+/* Decode the RFC 2047 encoded words of an unfolded header value into
+ * UTF-8 (charsets converted with iconv; whitespace between adjacent
+ * encoded words dropped; an encoded word that cannot be decoded is kept
+ * as it is; other bytes are copied).  For SEARCH and for logs.  Appends
+ * to out; returns SPOOL_OK or SPOOL_ELIMIT when out's max is reached. */
+int spool_mime_decode_header(const char *s, size_t len, struct buf *out);
+
 /* Find an IMAP section in a part table.  path holds the section numbers
  * ("2.1" -> {2, 1}, depth 2; depth 0 is the whole message).  what:
  *   SPOOL_SECT_ALL     the whole entity addressed by path (BODY[] for

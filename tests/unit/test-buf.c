@@ -35,6 +35,8 @@ test_buf(void)
 	free(s);
 
 	buf_init(&b, 0);
+	CHECK(buf_reserve(&b, 100) == 0 && buf_cstr(&b)[0] == '\0' &&
+	    b.data != NULL, "a fresh reservation is an empty string");
 	for (i = 0; i < 10000; i++)
 		if (buf_putc(&b, 'a' + i % 26) < 0)
 			break;

@@ -144,6 +144,27 @@ main(void)
 	    "bad boolean");
 	expect_error("smtpd.bare_lf = accept\n", "1: smtpd.bare_lf: 'accept' is not one of",
 	    "bad enum");
+	{
+		char *big = xmalloc(5000);
+
+		memset(big, 'x', 4999);
+		big[4999] = '\0';
+		big[0] = '#';
+		expect_error(big, "1: line longer than", "an over-long line");
+		free(big);
+	}
+	{
+		char *p2 = write_file("nul.conf", "");
+		FILE *fp = fopen(p2, "w");
+
+		fputs("log.level = info\n", fp);
+		fwrite("log.trace = a\0b\n", 1, 16, fp);
+		fclose(fp);
+		c = conf_load(p2, err, sizeof(err));
+		CHECK(c == NULL && strstr(err, "nul.conf:2: NUL byte") != NULL,
+		    "a NUL byte is an error with file:line");
+		free(p2);
+	}
 	expect_error("SMTPD.Timeout = 5\n", "1: syntax error: bad character in key",
 	    "keys are lower case");
 	expect_error("log.level = info\ninclude missing.conf\n",

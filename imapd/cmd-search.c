@@ -1,0 +1,751 @@
+/*
+ * cmd-search.c - SEARCH and UID SEARCH (RFC 9051 6.4.4) with every search
+ * key of RFC 3501/9051, CHARSET UTF-8 / US-ASCII, ESEARCH return options
+ * (RFC 4731: MIN MAX ALL COUNT), SEARCHRES (RFC 5182: SAVE and "$"),
+ * MODSEQ (RFC 7162) and OLDER/YOUNGER (WITHIN, RFC 5032).
+ *
+ * The program is parsed into a tree in the per-command arena, bounded in
+ * keys (IMAP_SEARCH_KEYS_MAX) and in depth, then evaluated per message
+ * with the cheap keys (flags, sizes, dates, sets) first; the header is
+ * read only when a header key needs it, and the whole message only for
+ * BODY and TEXT, which also look inside base64 and quoted-printable parts.
+ * Matching of strings is ASCII case-insensitive substring matching.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "imapd/imapd.h"
+#include "spool/spool.h"
+
+#define SEARCH_DEPTH_MAX	64
+#define SEARCH_TEXT_MAX		(64 * 1024 * 1024)
+
+enum sk_op {
+	SK_ALL = 0, SK_FLAG, SK_KEYWORD, SK_SEQ, SK_UID, SK_NOT, SK_OR,
+	SK_AND, SK_LARGER, SK_SMALLER, SK_BEFORE, SK_ON, SK_SINCE,
+	SK_SENTBEFORE, SK_SENTON, SK_SENTSINCE, SK_HEADER, SK_BODY, SK_TEXT,
+	SK_MODSEQ, SK_OLDER, SK_YOUNGER, SK_NEW, SK_OLD, SK_RECENT,
+};
+
+struct skey {
+	enum sk_op	 op;
+	bool		 want;		/* SK_FLAG / SK_KEYWORD: set or unset */
+	uint32_t	 bit;
+	uint64_t	 num;		/* sizes, modseq, seconds */
+	int64_t		 date;		/* days since the epoch */
+	char		*field;		/* SK_HEADER */
+	char		*str;		/* needle */
+	size_t		 len;
+	struct seqset	 set;
+	struct skey	*a, *b;		/* NOT/OR operands */
+	struct skey	**v;		/* SK_AND */
+	size_t		 n;
+};
+
+struct sctx {
+	struct imapd_session	*s;
+	unsigned int		 keys;
+	unsigned int		 depth;
+	bool			 has_modseq;
+	/* Per message. */
+	size_t			 idx;
+	const struct spool_msg	*m;
+	struct buf		 hdr;	/* header, loaded on demand */
+	bool			 hdr_loaded;
+	struct buf		 text;	/* whole message, on demand */
+	bool			 text_loaded;
+	struct spool_cache	 cache;
+	bool			 cache_loaded;
+};
+
+static int p_key(struct sctx *x, struct imap_parser *p, struct skey **k_r);
+
+/* new_key - a key in the arena, counted against the bound. */
+static struct skey *
+new_key(struct sctx *x, struct imap_parser *p, enum sk_op op)
+{
+	struct skey *k;
+
+	if (++x->keys > IMAP_SEARCH_KEYS_MAX) {
+		imap_p_fail(p, IMAP_CODE_LIMIT, "Search program too large");
+		return NULL;
+	}
+	k = arena_alloc(p->arena, sizeof(*k));
+	k->op = op;
+	return k;
+}
+
+/* p_keys_and - keys separated by SP until ')' or the end. */
+static int
+p_keys_and(struct sctx *x, struct imap_parser *p, struct skey **k_r,
+    bool in_list)
+{
+	struct skey *k, **v;
+	size_t n = 0, cap = 8;
+
+	if ((k = new_key(x, p, SK_AND)) == NULL)
+		return -1;
+	v = arena_alloc(p->arena, cap * sizeof(*v));
+	for (;;) {
+		if (n == cap) {
+			struct skey **nv = arena_alloc(p->arena,
+			    cap * 2 * sizeof(*v));
+
+			memcpy(nv, v, cap * sizeof(*v));
+			v = nv;
+			cap *= 2;
+		}
+		if (p_key(x, p, &v[n]) < 0)
+			return -1;
+		n++;
+		if (in_list && imap_p_peek(p, ')'))
+			break;
+		if (!in_list && imap_p_at_eol(p))
+			break;
+		if (imap_p_sp(p) < 0)
+			return -1;
+	}
+	k->v = v;
+	k->n = n;
+	*k_r = k;
+	return 0;
+}
+
+/* p_str - an astring needle. */
+static int
+p_str(struct imap_parser *p, struct skey *k)
+{
+	return imap_p_sp(p) < 0 || imap_p_astring(p, &k->str, &k->len) < 0 ?
+	    -1 : 0;
+}
+
+static const struct {
+	const char	*name;
+	enum sk_op	 op;
+	uint32_t	 bit;
+	bool		 want;
+} simple[] = {
+	{ "ALL", SK_ALL, 0, true },
+	{ "ANSWERED", SK_FLAG, SPOOL_F_ANSWERED, true },
+	{ "DELETED", SK_FLAG, SPOOL_F_DELETED, true },
+	{ "DRAFT", SK_FLAG, SPOOL_F_DRAFT, true },
+	{ "FLAGGED", SK_FLAG, SPOOL_F_FLAGGED, true },
+	{ "SEEN", SK_FLAG, SPOOL_F_SEEN, true },
+	{ "UNANSWERED", SK_FLAG, SPOOL_F_ANSWERED, false },
+	{ "UNDELETED", SK_FLAG, SPOOL_F_DELETED, false },
+	{ "UNDRAFT", SK_FLAG, SPOOL_F_DRAFT, false },
+	{ "UNFLAGGED", SK_FLAG, SPOOL_F_FLAGGED, false },
+	{ "UNSEEN", SK_FLAG, SPOOL_F_SEEN, false },
+	{ "RECENT", SK_RECENT, 0, true },
+	{ "NEW", SK_NEW, 0, true },
+	{ "OLD", SK_OLD, 0, true },
+};
+
+static const struct {
+	const char	*name;
+	enum sk_op	 op;
+} dated[] = {
+	{ "BEFORE", SK_BEFORE }, { "ON", SK_ON }, { "SINCE", SK_SINCE },
+	{ "SENTBEFORE", SK_SENTBEFORE }, { "SENTON", SK_SENTON },
+	{ "SENTSINCE", SK_SENTSINCE },
+};
+
+static int
+p_key(struct sctx *x, struct imap_parser *p, struct skey **k_r)
+{
+	struct skey *k;
+	char *name;
+	size_t i;
+	int c = cur_peek(&p->c);
+	int r = 0;
+
+	if (++x->depth > SEARCH_DEPTH_MAX)
+		return imap_p_fail(p, IMAP_CODE_LIMIT, "Search nested too "
+		    "deeply");
+	if (c == '(') {
+		if (imap_p_list_begin(p) < 0 || p_keys_and(x, p, k_r, true) < 0 ||
+		    imap_p_list_end(p) < 0)
+			return -1;
+		x->depth--;
+		return 0;
+	}
+	if ((c >= '0' && c <= '9') || c == '*' || c == '$') {
+		if ((k = new_key(x, p, SK_SEQ)) == NULL ||
+		    imap_p_seqset(p, true, &k->set) < 0)
+			return -1;
+		if (k->set.dollar)
+			k->op = SK_UID;
+		*k_r = k;
+		x->depth--;
+		return 0;
+	}
+	if (imap_p_atom(p, &name) < 0)
+		return -1;
+	if ((k = new_key(x, p, SK_ALL)) == NULL)
+		return -1;
+	*k_r = k;
+	for (i = 0; i < GMS_NELEM(simple); i++)
+		if (gms_strcasecmp(name, simple[i].name) == 0) {
+			k->op = simple[i].op;
+			k->bit = simple[i].bit;
+			k->want = simple[i].want;
+			x->depth--;
+			return 0;
+		}
+	for (i = 0; i < GMS_NELEM(dated); i++)
+		if (gms_strcasecmp(name, dated[i].name) == 0) {
+			int64_t t;
+
+			k->op = dated[i].op;
+			if (imap_p_sp(p) < 0 || imap_p_date(p, &t) < 0)
+				return -1;
+			k->date = t / 86400;
+			x->depth--;
+			return 0;
+		}
+	if (gms_strcasecmp(name, "FROM") == 0 || gms_strcasecmp(name, "TO") == 0 ||
+	    gms_strcasecmp(name, "CC") == 0 || gms_strcasecmp(name, "BCC") == 0 ||
+	    gms_strcasecmp(name, "SUBJECT") == 0) {
+		k->op = SK_HEADER;
+		k->field = name;
+		r = p_str(p, k);
+	} else if (gms_strcasecmp(name, "HEADER") == 0) {
+		size_t flen;
+
+		k->op = SK_HEADER;
+		r = imap_p_sp(p) < 0 || imap_p_astring(p, &k->field, &flen) < 0 ||
+		    p_str(p, k) < 0 ? -1 : 0;
+	} else if (gms_strcasecmp(name, "BODY") == 0) {
+		k->op = SK_BODY;
+		r = p_str(p, k);
+	} else if (gms_strcasecmp(name, "TEXT") == 0) {
+		k->op = SK_TEXT;
+		r = p_str(p, k);
+	} else if (gms_strcasecmp(name, "KEYWORD") == 0 ||
+	    gms_strcasecmp(name, "UNKEYWORD") == 0) {
+		k->op = SK_KEYWORD;
+		k->want = gms_strcasecmp(name, "KEYWORD") == 0;
+		r = imap_p_sp(p) < 0 || imap_p_flag(p, false, &k->str) < 0 ?
+		    -1 : 0;
+		if (r == 0 && k->str[0] == '\\') {
+			int bit = imapd_flag_bit(k->str);
+
+			/* KEYWORD \Seen is nonsense but harmless. */
+			k->op = SK_FLAG;
+			k->bit = bit > 0 ? (uint32_t)bit : 0;
+		}
+	} else if (gms_strcasecmp(name, "LARGER") == 0 ||
+	    gms_strcasecmp(name, "SMALLER") == 0) {
+		k->op = gms_strcasecmp(name, "LARGER") == 0 ? SK_LARGER :
+		    SK_SMALLER;
+		r = imap_p_sp(p) < 0 || imap_p_number64(p, &k->num) < 0 ? -1 : 0;
+	} else if (gms_strcasecmp(name, "OLDER") == 0 ||
+	    gms_strcasecmp(name, "YOUNGER") == 0) {
+		uint32_t secs;
+
+		k->op = gms_strcasecmp(name, "OLDER") == 0 ? SK_OLDER :
+		    SK_YOUNGER;
+		r = imap_p_sp(p) < 0 || imap_p_nz_number(p, &secs) < 0 ? -1 : 0;
+		k->num = secs;
+	} else if (gms_strcasecmp(name, "UID") == 0) {
+		k->op = SK_UID;
+		r = imap_p_sp(p) < 0 || imap_p_seqset(p, true, &k->set) < 0 ?
+		    -1 : 0;
+	} else if (gms_strcasecmp(name, "MODSEQ") == 0) {
+		k->op = SK_MODSEQ;
+		x->has_modseq = true;
+		if (imap_p_sp(p) < 0)
+			return -1;
+		if (imap_p_peek(p, '"')) {
+			/* entry-name SP entry-type-req: accepted, ignored. */
+			char *en, *et;
+			size_t l;
+
+			if (imap_p_string(p, &en, &l) < 0 || imap_p_sp(p) < 0 ||
+			    imap_p_atom(p, &et) < 0 || imap_p_sp(p) < 0)
+				return -1;
+		}
+		r = imap_p_number64(p, &k->num);
+	} else if (gms_strcasecmp(name, "NOT") == 0) {
+		k->op = SK_NOT;
+		r = imap_p_sp(p) < 0 || p_key(x, p, &k->a) < 0 ? -1 : 0;
+	} else if (gms_strcasecmp(name, "OR") == 0) {
+		k->op = SK_OR;
+		r = imap_p_sp(p) < 0 || p_key(x, p, &k->a) < 0 ||
+		    imap_p_sp(p) < 0 || p_key(x, p, &k->b) < 0 ? -1 : 0;
+	} else
+		return imap_p_fail(p, IMAP_CODE_CLIENTBUG, "Unknown search key");
+	x->depth--;
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+/* Evaluation. */
+
+/* ci_find - ASCII case-insensitive substring search. */
+static bool
+ci_find(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+	size_t i;
+
+	if (nlen == 0)
+		return true;
+	if (nlen > hlen)
+		return false;
+	for (i = 0; i + nlen <= hlen; i++)
+		if (gms_strncasecmp(hay + i, needle, nlen) == 0)
+			return true;
+	return false;
+}
+
+/* load_cache - the part table (and strings) of the current message. */
+static bool
+load_cache(struct sctx *x)
+{
+	if (!x->cache_loaded) {
+		memset(&x->cache, 0, sizeof(x->cache));
+		if (spool_view_cache(x->s->sel->view, x->m->uid, &x->cache) !=
+		    SPOOL_OK)
+			return false;
+		x->cache_loaded = true;
+	}
+	return true;
+}
+
+/* load_header - the message's header into x->hdr. */
+static bool
+load_header(struct sctx *x)
+{
+	struct spool_body *b;
+	uint64_t size = 64 * 1024;
+
+	if (x->hdr_loaded)
+		return true;
+	if (load_cache(x) && x->cache.nparts > 0)
+		size = x->cache.parts[0].header_size;
+	if (spool_body_open(x->s->sel->view, x->m->uid, &b) != SPOOL_OK)
+		return false;
+	buf_reset(&x->hdr);
+	(void)spool_body_get(b, 0, size, &x->hdr);
+	spool_body_close(&b);
+	x->hdr_loaded = true;
+	return true;
+}
+
+/* load_text - the whole message into x->text. */
+static bool
+load_text(struct sctx *x)
+{
+	struct spool_body *b;
+
+	if (x->text_loaded)
+		return true;
+	if (spool_body_open(x->s->sel->view, x->m->uid, &b) != SPOOL_OK)
+		return false;
+	buf_reset(&x->text);
+	(void)spool_body_get(b, 0, SEARCH_TEXT_MAX, &x->text);
+	spool_body_close(&b);
+	x->text_loaded = true;
+	return true;
+}
+
+/* header_match - any field named field whose (unfolded) value contains
+ * needle; an empty needle matches when the field exists. */
+static bool
+header_match(const char *hdr, size_t len, const char *field,
+    const char *needle, size_t nlen)
+{
+	size_t flen = strlen(field), i = 0, end;
+	struct buf val = BUF_INIT(1024 * 1024);
+	bool found = false;
+
+	while (i < len && !found) {
+		const char *nl = memchr(hdr + i, '\n', len - i);
+
+		end = nl != NULL ? (size_t)(nl - hdr) + 1 : len;
+		if (end - i <= 2 && (hdr[i] == '\r' || hdr[i] == '\n'))
+			break;
+		if (end - i > flen && hdr[i + flen] == ':' &&
+		    gms_strncasecmp(hdr + i, field, flen) == 0) {
+			buf_reset(&val);
+			(void)buf_append(&val, hdr + i + flen + 1,
+			    end - i - flen - 1);
+			i = end;
+			/* Continuation lines. */
+			while (i < len && (hdr[i] == ' ' || hdr[i] == '\t')) {
+				nl = memchr(hdr + i, '\n', len - i);
+				end = nl != NULL ? (size_t)(nl - hdr) + 1 : len;
+				(void)buf_append(&val, hdr + i, end - i);
+				i = end;
+			}
+			found = ci_find(val.data != NULL ? val.data : "",
+			    val.len, needle, nlen);
+			continue;
+		}
+		i = end;
+	}
+	buf_free(&val);
+	return found;
+}
+
+/* sent_date - days since the epoch of the Date: header, or INT64_MIN. */
+static int64_t
+sent_date(struct sctx *x)
+{
+	static const char *mon[12] = { "jan", "feb", "mar", "apr", "may",
+	    "jun", "jul", "aug", "sep", "oct", "nov", "dec" };
+	const char *h, *p;
+	size_t len, i;
+	int day = 0, year = 0, m;
+	char tmp[256];
+	struct tm tm;
+
+	if (!load_header(x) || x->hdr.len == 0)
+		return INT64_MIN;
+	h = x->hdr.data;
+	len = x->hdr.len;
+	for (i = 0; i + 5 < len; i++) {
+		if ((i == 0 || h[i - 1] == '\n') &&
+		    gms_strncasecmp(h + i, "Date:", 5) == 0)
+			break;
+	}
+	if (i + 5 >= len)
+		return INT64_MIN;
+	p = h + i + 5;
+	len = len - i - 5;
+	if (len > sizeof(tmp) - 1)
+		len = sizeof(tmp) - 1;
+	memcpy(tmp, p, len);
+	tmp[len] = '\0';
+	/* "[Day,] DD Mon YYYY ..." */
+	p = strchr(tmp, ',');
+	p = p != NULL ? p + 1 : tmp;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	while (*p >= '0' && *p <= '9' && day < 100)
+		day = day * 10 + (*p++ - '0');
+	while (*p == ' ' || *p == '-')
+		p++;
+	for (m = 0; m < 12; m++)
+		if (gms_strncasecmp(p, mon[m], 3) == 0)
+			break;
+	if (m == 12 || day < 1 || day > 31)
+		return INT64_MIN;
+	p += 3;
+	while (*p == ' ' || *p == '-')
+		p++;
+	while (*p >= '0' && *p <= '9' && year < 10000)
+		year = year * 10 + (*p++ - '0');
+	if (year < 100)
+		year += year < 50 ? 2000 : 1900;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mday = day;
+	tm.tm_mon = m;
+	tm.tm_year = year - 1900;
+	return (int64_t)timegm(&tm) / 86400;
+}
+
+/* text_match - needle in the message (or its body), raw or decoded. */
+static bool
+text_match(struct sctx *x, const struct skey *k, bool body_only)
+{
+	size_t start = 0, i;
+
+	if (!load_text(x) || x->text.len == 0)
+		return k->len == 0;
+	if (body_only && load_cache(x) && x->cache.nparts > 0)
+		start = (size_t)x->cache.parts[0].header_size;
+	if (start > x->text.len)
+		start = x->text.len;
+	if (ci_find(x->text.data + start, x->text.len - start, k->str, k->len))
+		return true;
+	if (!load_cache(x))
+		return false;
+	for (i = 0; i < x->cache.nparts; i++) {
+		const struct spool_part *pt = &x->cache.parts[i];
+		struct buf dec = BUF_INIT(SEARCH_TEXT_MAX);
+		uint64_t off = pt->offset + pt->header_size;
+		bool hit;
+
+		if (pt->kind != SPOOL_PART_LEAF || (pt->encoding !=
+		    SPOOL_ENC_BASE64 && pt->encoding != SPOOL_ENC_QP))
+			continue;
+		if (off > x->text.len || pt->body_size > x->text.len - off)
+			continue;
+		if (pt->encoding == SPOOL_ENC_BASE64)
+			(void)fetch_b64_decode(&dec, x->text.data + off,
+			    (size_t)pt->body_size);
+		else
+			(void)fetch_qp_decode(&dec, x->text.data + off,
+			    (size_t)pt->body_size);
+		hit = ci_find(dec.data != NULL ? dec.data : "", dec.len,
+		    k->str, k->len);
+		buf_free(&dec);
+		if (hit)
+			return true;
+	}
+	return false;
+}
+
+/* has_keyword - does the message carry keyword name? */
+static bool
+has_keyword(struct sctx *x, const char *name)
+{
+	const char *const *kw;
+	size_t n, i;
+
+	kw = spool_view_keywords(x->s->sel->view, &n);
+	for (i = 0; i < n && i < 64; i++)
+		if (gms_strcasecmp(kw[i], name) == 0)
+			return (x->m->keywords & ((uint64_t)1 << i)) != 0;
+	return false;
+}
+
+static bool
+eval(struct sctx *x, const struct skey *k)
+{
+	int64_t d, now;
+	size_t i;
+
+	switch (k->op) {
+	case SK_ALL:
+		return true;
+	case SK_FLAG:
+		return ((x->m->flags & k->bit) != 0) == k->want;
+	case SK_KEYWORD:
+		return has_keyword(x, k->str) == k->want;
+	case SK_SEQ:
+		return seqset_contains(&k->set, (uint32_t)x->idx + 1);
+	case SK_UID:
+		return seqset_contains(&k->set, x->m->uid);
+	case SK_NOT:
+		return !eval(x, k->a);
+	case SK_OR:
+		return eval(x, k->a) || eval(x, k->b);
+	case SK_AND:
+		for (i = 0; i < k->n; i++)
+			if (!eval(x, k->v[i]))
+				return false;
+		return true;
+	case SK_LARGER:
+		return x->m->size > k->num;
+	case SK_SMALLER:
+		return x->m->size < k->num;
+	case SK_BEFORE:
+	case SK_ON:
+	case SK_SINCE:
+		/* The internal date's own zone decides its day. */
+		d = (x->m->internal_date + (int64_t)x->m->tz_offset * 60);
+		d = d >= 0 ? d / 86400 : -((-d + 86399) / 86400);
+		return k->op == SK_BEFORE ? d < k->date : k->op == SK_ON ?
+		    d == k->date : d >= k->date;
+	case SK_SENTBEFORE:
+	case SK_SENTON:
+	case SK_SENTSINCE:
+		d = sent_date(x);
+		if (d == INT64_MIN)
+			return false;
+		return k->op == SK_SENTBEFORE ? d < k->date :
+		    k->op == SK_SENTON ? d == k->date : d >= k->date;
+	case SK_HEADER:
+		if (!load_header(x))
+			return false;
+		return header_match(x->hdr.data != NULL ? x->hdr.data : "",
+		    x->hdr.len, k->field, k->str, k->len);
+	case SK_BODY:
+		return text_match(x, k, true);
+	case SK_TEXT:
+		return text_match(x, k, false);
+	case SK_MODSEQ:
+		return x->m->modseq >= k->num;
+	case SK_OLDER:
+	case SK_YOUNGER:
+		now = (int64_t)time(NULL);
+		return k->op == SK_OLDER ?
+		    x->m->internal_date <= now - (int64_t)k->num :
+		    x->m->internal_date >= now - (int64_t)k->num;
+	case SK_NEW:
+		return (x->m->flags & SPOOL_F_RECENT) &&
+		    !(x->m->flags & SPOOL_F_SEEN);
+	case SK_OLD:
+		return !(x->m->flags & SPOOL_F_RECENT);
+	case SK_RECENT:
+		return (x->m->flags & SPOOL_F_RECENT) != 0;
+	default:
+		panic("search op %d", (int)k->op);
+	}
+}
+
+/* resolve_sets - turn every set of the tree into sorted ranges. */
+static void
+resolve_sets(struct sctx *x, struct skey *k)
+{
+	struct spool_view *v = x->s->sel->view;
+	size_t count = spool_view_count(v), i;
+
+	switch (k->op) {
+	case SK_SEQ:
+		seqset_resolve(&k->set, (uint32_t)count);
+		break;
+	case SK_UID:
+		if (k->set.dollar) {
+			imapd_saved_to_set(x->s, &k->set);
+			k->set.dollar = false;
+			seqset_resolve(&k->set, 0);
+		} else
+			seqset_resolve(&k->set, count > 0 ?
+			    spool_view_msg(v, count - 1)->uid : 0);
+		break;
+	case SK_NOT:
+		resolve_sets(x, k->a);
+		break;
+	case SK_OR:
+		resolve_sets(x, k->a);
+		resolve_sets(x, k->b);
+		break;
+	case SK_AND:
+		for (i = 0; i < k->n; i++)
+			resolve_sets(x, k->v[i]);
+		break;
+	default:
+		break;
+	}
+}
+
+#define RET_MIN		0x01
+#define RET_MAX		0x02
+#define RET_ALL		0x04
+#define RET_COUNT	0x08
+#define RET_SAVE	0x10
+
+int
+cmd_search(struct imapd_session *s, struct imap_parser *p)
+{
+	struct sctx x;
+	struct skey *prog;
+	struct buf out = BUF_INIT(0);
+	struct spool_uidlist res = { NULL, 0, 0 };
+	bool esearch = false;
+	unsigned int ret = 0;
+	uint64_t maxmod = 0;
+	size_t count, i;
+	char *name;
+
+	memset(&x, 0, sizeof(x));
+	x.s = s;
+	if (imap_p_sp(p) < 0)
+		return CMD_BAD;
+	if (cur_match_ci(&p->c, "RETURN ")) {
+		esearch = true;
+		if (imap_p_list_begin(p) < 0)
+			return CMD_BAD;
+		while (!imap_p_peek(p, ')')) {
+			if (imap_p_atom(p, &name) < 0)
+				return CMD_BAD;
+			if (gms_strcasecmp(name, "MIN") == 0)
+				ret |= RET_MIN;
+			else if (gms_strcasecmp(name, "MAX") == 0)
+				ret |= RET_MAX;
+			else if (gms_strcasecmp(name, "ALL") == 0)
+				ret |= RET_ALL;
+			else if (gms_strcasecmp(name, "COUNT") == 0)
+				ret |= RET_COUNT;
+			else if (gms_strcasecmp(name, "SAVE") == 0)
+				ret |= RET_SAVE;
+			else
+				return imap_p_fail(p, IMAP_CODE_CLIENTBUG,
+				    "Unknown RETURN option");
+			if (!imap_p_accept(p, ' '))
+				break;
+		}
+		if (imap_p_list_end(p) < 0 || imap_p_sp(p) < 0)
+			return CMD_BAD;
+		if (ret == 0)
+			ret = RET_ALL;
+	}
+	if (cur_match_ci(&p->c, "CHARSET ")) {
+		size_t len;
+
+		if (imap_p_astring(p, &name, &len) < 0 || imap_p_sp(p) < 0)
+			return CMD_BAD;
+		if (gms_strcasecmp(name, "UTF-8") != 0 &&
+		    gms_strcasecmp(name, "US-ASCII") != 0)
+			return cmd_no(s, "BADCHARSET (UTF-8 US-ASCII)",
+			    "Unsupported charset");
+	}
+	if (p_keys_and(&x, p, &prog, false) < 0 || imap_p_eol(p) < 0)
+		return CMD_BAD;
+	if (x.has_modseq)
+		s->enabled |= IMAPD_EN_CONDSTORE;
+	resolve_sets(&x, prog);
+	buf_init(&x.hdr, 16 * 1024 * 1024);
+	buf_init(&x.text, SEARCH_TEXT_MAX);
+	count = spool_view_count(s->sel->view);
+	for (i = 0; i < count; i++) {
+		x.idx = i;
+		x.m = spool_view_msg(s->sel->view, i);
+		x.hdr_loaded = x.text_loaded = false;
+		if (eval(&x, prog)) {
+			spool_uidlist_add(&res, s->uid || (ret & RET_SAVE) ?
+			    x.m->uid : (uint32_t)i + 1);
+			if (x.m->modseq > maxmod)
+				maxmod = x.m->modseq;
+		}
+		if (x.cache_loaded) {
+			spool_cache_free(&x.cache);
+			x.cache_loaded = false;
+		}
+		if (x.text.cap > 1024 * 1024)
+			buf_free(&x.text);
+	}
+	buf_free(&x.hdr);
+	buf_free(&x.text);
+	if (ret & RET_SAVE) {
+		free(s->saved);
+		s->saved = xreallocarray(NULL, res.n + 1, sizeof(uint32_t));
+		memcpy(s->saved, res.v != NULL ? res.v : s->saved,
+		    res.n * sizeof(uint32_t));
+		s->nsaved = res.n;
+		s->saved_valid = true;
+		if (!s->uid)
+			for (i = 0; i < res.n; i++) {
+				ssize_t k = spool_view_find(s->sel->view,
+				    res.v[i]);
+
+				res.v[i] = k >= 0 ? (uint32_t)k + 1 : 0;
+			}
+	}
+	if (!esearch) {
+		(void)buf_puts(&out, "* SEARCH");
+		for (i = 0; i < res.n; i++)
+			(void)buf_printf(&out, " %u", res.v[i]);
+		if (x.has_modseq && res.n > 0)
+			(void)buf_printf(&out, " (MODSEQ %llu)",
+			    (unsigned long long)maxmod);
+		(void)buf_puts(&out, "\r\n");
+	} else if (ret != RET_SAVE) {
+		(void)buf_printf(&out, "* ESEARCH (TAG \"%s\")%s", s->tag,
+		    s->uid ? " UID" : "");
+		if ((ret & RET_MIN) && res.n > 0)
+			(void)buf_printf(&out, " MIN %u", res.v[0]);
+		if ((ret & RET_MAX) && res.n > 0)
+			(void)buf_printf(&out, " MAX %u", res.v[res.n - 1]);
+		if ((ret & RET_ALL) && res.n > 0) {
+			(void)buf_puts(&out, " ALL ");
+			(void)seqset_format_list(&out, res.v, res.n);
+		}
+		if (ret & RET_COUNT)
+			(void)buf_printf(&out, " COUNT %zu", res.n);
+		if (x.has_modseq && res.n > 0)
+			(void)buf_printf(&out, " MODSEQ %llu",
+			    (unsigned long long)maxmod);
+		(void)buf_puts(&out, "\r\n");
+	}
+	(void)imapd_write_buf(s, &out);
+	buf_free(&out);
+	spool_uidlist_free(&res);
+	return cmd_ok(s, NULL, "SEARCH completed");
+}

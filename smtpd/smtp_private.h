@@ -1,0 +1,98 @@
+/*
+ * smtp_private.h - what the files of smtpd/ share among themselves and
+ * nobody else needs: the session and transaction objects, the process
+ * context (directory, spool, SPF, DKIM, DMARC handles) and the small
+ * interfaces of the authentication modules (smtp_spf.c, smtp_dkim.c,
+ * smtp_dmarc.c, smtp_dns.c).
+ */
+#ifndef GMS_SMTP_PRIVATE_H
+#define GMS_SMTP_PRIVATE_H
+
+#include "smtpd/smtpd.h"
+#include "directory/directory.h"
+#include "spool/spool.h"
+
+/* ------------------------------------------------------------------ */
+/* The process context, set up once by smtpd_setup(). */
+struct smtpd_ctx {
+	struct directory	*dir;		/* owned */
+	struct spool		*spool;		/* owned */
+	bool			 dkim_ready;
+	bool			 spf_ready;
+	struct throttle		*throttle;	/* owned: AUTH failures */
+};
+extern struct smtpd_ctx smtpd_ctx;
+
+/* ------------------------------------------------------------------ */
+/* Authentication results (RFC 8601 result names). */
+enum smtp_auth_result {
+	SMTP_AR_NONE = 0,
+	SMTP_AR_PASS,
+	SMTP_AR_FAIL,
+	SMTP_AR_SOFTFAIL,
+	SMTP_AR_NEUTRAL,
+	SMTP_AR_TEMPERROR,
+	SMTP_AR_PERMERROR,
+	SMTP_AR_POLICY,
+};
+/* "pass", "fail", ... "unknown (N)". */
+const char *smtp_ar_name(int r);
+
+/* DNS (smtp_dns.c): queries go to smtpd.dns_server when set ("ADDR" or
+ * "ADDR:PORT" or "[ADDR]:PORT"), else to the system resolver. */
+int smtp_dns_setup(const struct conf *c);
+/* res_nquery on the thread's resolver: fills answer (anslen bytes).
+ * Returns the answer length, or -1 with *herr_r set (HOST_NOT_FOUND,
+ * NO_DATA, TRY_AGAIN, NO_RECOVERY). */
+int smtp_dns_query(const char *name, int type, unsigned char *answer,
+    int anslen, int *herr_r);
+/* Send one query and return the whole answer (any rcode): its length,
+ * or -1 when no server answered. */
+int smtp_dns_raw(const char *name, int type, unsigned char *ans, int anslen);
+/* The TXT records of name concatenated per record; calls cb for each.
+ * Returns 1 (some), 0 (NXDOMAIN / no TXT) or -1 (temporary failure). */
+int smtp_dns_txt(const char *name,
+    void (*cb)(void *arg, const char *txt, size_t len), void *arg);
+
+/* SPF (smtp_spf.c, libspf2 with our DNS layer). */
+int smtp_spf_setup(const struct conf *c);
+/* Check identity (a mail-from address, or a HELO name when mailfrom is
+ * NULL/empty) for the client ip.  Returns an enum smtp_auth_result. */
+int smtp_spf_check(const char *ip, const char *helo, const char *mailfrom);
+
+/* DKIM (smtp_dkim.c, libopendkim). */
+struct smtp_dkim_sig {
+	int	result;		/* enum smtp_auth_result */
+	char	domain[256];	/* d= (sanitised) */
+	char	selector[64];	/* s= (sanitised) */
+	char	algo[32];	/* "rsa-sha256" */
+};
+#define SMTP_DKIM_MAXSIGS	8
+int smtp_dkim_setup(const struct conf *c);
+/* Verify every signature of msg (CRLF text).  Fills sigs (at most
+ * SMTP_DKIM_MAXSIGS) and returns how many (0: no signature). */
+size_t smtp_dkim_verify(const char *msg, size_t len,
+    struct smtp_dkim_sig *sigs, size_t max);
+/* Sign msg for domain with the keys in smtpd.dkim_key_dir
+ * (DOMAIN.SELECTOR.key; the selector from the directory, else every key
+ * file of the domain: rsa and ed25519 both sign).  Appends the
+ * DKIM-Signature fields (CRLF-terminated) to out.  Returns the number of
+ * signatures made (0: no key) or -1 on error. */
+int smtp_dkim_sign(const struct conf *c, const char *domain,
+    const char *selector, const char *msg, size_t len, struct buf *out);
+
+/* DMARC (smtp_dmarc.c, libopendmarc). */
+enum smtp_dmarc_action {
+	SMTP_DMARC_ACCEPT = 0,
+	SMTP_DMARC_QUARANTINE,
+	SMTP_DMARC_REJECT,
+	SMTP_DMARC_TEMPFAIL,
+};
+int smtp_dmarc_setup(const struct conf *c);
+/* Evaluate the From domain with the SPF result for spf_domain and the
+ * DKIM signatures.  *result_r is the dmarc= result; returns the action. */
+int smtp_dmarc_check(const char *from_domain, const char *spf_domain,
+    int spf_result, const struct smtp_dkim_sig *sigs, size_t nsigs,
+    int *result_r, char *policy_r, size_t policylen);
+
+#endif /* GMS_SMTP_PRIVATE_H */

@@ -1,0 +1,655 @@
+/*
+ * spool_env.c - the Berkeley DB environment of the spool: settings from
+ * gms.conf, opening (with recovery when DB_REGISTER asks for it), the
+ * failchk / checkpoint / log removal thread, the transaction runner that
+ * retries deadlocks and turns every Berkeley DB failure into a temporary
+ * spool error, and automatic recovery after DB_RUNRECOVERY.
+ *
+ * Every process of the suite opens the environment with DB_REGISTER, so a
+ * process that died inside it is noticed by the next one that opens it;
+ * failchk, run at open and then periodically, releases the locks and
+ * aborts the transactions of dead threads so that the living ones never
+ * wait for them.  Lock waits are bounded (lock and transaction timeouts,
+ * DB_TIME_NOTGRANTED), so a process stopped while holding locks makes
+ * the others fail with SPOOL_ETIMEOUT instead of hanging.  The log is
+ * always flushed at commit: DB_TXN_NOSYNC and in-memory logs are never
+ * used.
+ */
+#include "config.h"
+
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "spool/spool-private.h"
+
+const struct conf_def spool_conf_table[] = {
+	{ "spool.dir", CONF_STR, LOCALSTATEDIR "/gms/spool", 0, 0, NULL,
+	  "the Berkeley DB environment directory (mode 0700)" },
+	{ "spool.cache_size", CONF_SIZE, "64m", 1024 * 1024,
+	  64LL * 1024 * 1024 * 1024, NULL, "Berkeley DB cache size" },
+	{ "spool.log_buffer_size", CONF_SIZE, "1m", 64 * 1024,
+	  256 * 1024 * 1024, NULL, "in-memory log buffer" },
+	{ "spool.log_file_size", CONF_SIZE, "16m", 1024 * 1024,
+	  1024LL * 1024 * 1024, NULL, "size of one transaction log file" },
+	{ "spool.lock_timeout_ms", CONF_INT, "5000", 10, 600000, NULL,
+	  "a lock wait longer than this fails with a temporary error" },
+	{ "spool.txn_timeout_ms", CONF_INT, "30000", 10, 3600000, NULL,
+	  "a transaction older than this is aborted at its next lock wait" },
+	{ "spool.deadlock_retries", CONF_INT, "10", 0, 1000, NULL,
+	  "retries of a transaction chosen as a deadlock victim" },
+	{ "spool.checkpoint_interval", CONF_TIME, "60", 1, 86400, NULL,
+	  "seconds between checkpoints and log removal" },
+	{ "spool.failchk_interval", CONF_TIME, "5", 1, 3600, NULL,
+	  "seconds between checks for dead processes in the environment" },
+	{ "spool.max_threads", CONF_INT, "4000", 16, 1000000, NULL,
+	  "threads of all processes that use the environment" },
+	{ "spool.max_locks", CONF_INT, "100000", 1000, 10000000, NULL,
+	  "locks, lockers and lock objects of the environment" },
+	{ "spool.mime_max_depth", CONF_INT, "100", 1, 1000, NULL,
+	  "MIME nesting depth parsed; deeper parts are opaque" },
+	{ "spool.mime_max_parts", CONF_INT, "10000", 1, 1000000, NULL,
+	  "MIME parts parsed per message" },
+	{ "spool.append_limit", CONF_SIZE, "0", 0, 4LL * 1024 * 1024 * 1024 - 1,
+	  NULL, "largest message stored (0: no limit)" },
+	{ "spool.quota_bytes", CONF_SIZE, "0", 0, INT64_MAX, NULL,
+	  "default storage quota of a new user (0: none)" },
+	{ "spool.quota_messages", CONF_INT, "0", 0, INT64_MAX, NULL,
+	  "default message quota of a new user (0: none)" },
+	{ NULL, 0, NULL, 0, 0, NULL, NULL },
+};
+
+static const char *const db_files[DBI_COUNT] = {
+	"meta.db", "users.db", "uquota.db", "names.db", "mbox.db",
+	"keywords.db", "index.db", "changes.db", "msgs.db", "bodies.db",
+	"subs.db", "queue.db", "due.db",
+};
+
+/* ------------------------------------------------------------------ */
+/* Errors. */
+
+bool
+spool_err_temporary(int err)
+{
+	return err <= SPOOL_EDEADLOCK;
+}
+
+const char *
+spool_strerror(int err)
+{
+	switch (err) {
+	case SPOOL_OK: return "success";
+	case SPOOL_ENOENT: return "no such mailbox or message";
+	case SPOOL_EEXIST: return "already exists";
+	case SPOOL_EQUOTA_BYTES: return "storage quota exceeded";
+	case SPOOL_EQUOTA_MESSAGES: return "message quota exceeded";
+	case SPOOL_ETOOBIG: return "message too large";
+	case SPOOL_EINVAL: return "invalid name or argument";
+	case SPOOL_EPERM: return "operation not permitted";
+	case SPOOL_EHASCHILDREN: return "mailbox has children";
+	case SPOOL_ENOSELECT: return "mailbox cannot be selected";
+	case SPOOL_ELIMIT: return "limit reached";
+	case SPOOL_EEXPUNGED: return "message was expunged";
+	case SPOOL_EDEADLOCK: return "temporary failure (deadlock)";
+	case SPOOL_ETIMEOUT: return "temporary failure (lock timeout)";
+	case SPOOL_ERUNRECOVERY: return "temporary failure (store recovering)";
+	case SPOOL_ENOSPC: return "temporary failure (disk full)";
+	case SPOOL_EIO: return "temporary failure (I/O error)";
+	case SPOOL_ETEMP: return "temporary failure";
+	default: return "unknown error";
+	}
+}
+
+const char *
+spool_err_name(int err)
+{
+	static __thread char unknown[32];
+
+	switch (err) {
+	case SPOOL_OK: return "SPOOL_OK";
+	case SPOOL_ENOENT: return "SPOOL_ENOENT";
+	case SPOOL_EEXIST: return "SPOOL_EEXIST";
+	case SPOOL_EQUOTA_BYTES: return "SPOOL_EQUOTA_BYTES";
+	case SPOOL_EQUOTA_MESSAGES: return "SPOOL_EQUOTA_MESSAGES";
+	case SPOOL_ETOOBIG: return "SPOOL_ETOOBIG";
+	case SPOOL_EINVAL: return "SPOOL_EINVAL";
+	case SPOOL_EPERM: return "SPOOL_EPERM";
+	case SPOOL_EHASCHILDREN: return "SPOOL_EHASCHILDREN";
+	case SPOOL_ENOSELECT: return "SPOOL_ENOSELECT";
+	case SPOOL_ELIMIT: return "SPOOL_ELIMIT";
+	case SPOOL_EEXPUNGED: return "SPOOL_EEXPUNGED";
+	case SPOOL_EDEADLOCK: return "SPOOL_EDEADLOCK";
+	case SPOOL_ETIMEOUT: return "SPOOL_ETIMEOUT";
+	case SPOOL_ERUNRECOVERY: return "SPOOL_ERUNRECOVERY";
+	case SPOOL_ENOSPC: return "SPOOL_ENOSPC";
+	case SPOOL_EIO: return "SPOOL_EIO";
+	case SPOOL_ETEMP: return "SPOOL_ETEMP";
+	default:
+		(void)gms_snprintf(unknown, sizeof(unknown), "unknown (%d)", err);
+		return unknown;
+	}
+}
+
+int
+spool_dberr(struct spool *sp, int ret, const char *what)
+{
+	switch (ret) {
+	case 0:
+		return SPOOL_OK;
+	case DB_LOCK_DEADLOCK:
+		return SPOOL_EDEADLOCK;
+	case DB_LOCK_NOTGRANTED:
+		log_warnx("spool: %s: lock timeout", what);
+		return SPOOL_ETIMEOUT;
+	case DB_NOTFOUND:
+	case DB_KEYEMPTY:
+		return SPOOL_ENOENT;
+	case DB_KEYEXIST:
+		return SPOOL_EEXIST;
+	case DB_RUNRECOVERY:
+		log_errorx("spool: %s: %s", what, db_strerror(ret));
+		if (sp != NULL)
+			__atomic_store_n(&sp->broken, true, __ATOMIC_SEQ_CST);
+		return SPOOL_ERUNRECOVERY;
+	case ENOSPC:
+	case EDQUOT:
+		log_errorx("spool: %s: %s", what, db_strerror(ret));
+		return SPOOL_ENOSPC;
+	case EIO:
+		log_errorx("spool: %s: %s", what, db_strerror(ret));
+		return SPOOL_EIO;
+	default:
+		log_errorx("spool: %s: %s", what, db_strerror(ret));
+		return SPOOL_ETEMP;
+	}
+}
+
+void
+spool_random(void *out, size_t n)
+{
+	unsigned char *p = out;
+
+	while (n > 0) {
+		ssize_t r = getrandom(p, n, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			fatal("getrandom");
+		}
+		p += r;
+		n -= (size_t)r;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Settings. */
+
+void
+spool_settings_default(struct spool_settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->dir = LOCALSTATEDIR "/gms/spool";
+	s->cache_size = 64ULL * 1024 * 1024;
+	s->log_buffer_size = 1024 * 1024;
+	s->log_file_size = 16 * 1024 * 1024;
+	s->lock_timeout_ms = 5000;
+	s->txn_timeout_ms = 30000;
+	s->deadlock_retries = 10;
+	s->checkpoint_interval = 60;
+	s->failchk_interval = 5;
+	s->max_threads = 4000;
+	s->max_locks = 100000;
+	s->mime_max_depth = 100;
+	s->mime_max_parts = 10000;
+	s->append_limit = 0;
+	s->maintenance = true;
+	s->create = true;
+}
+
+void
+spool_settings_from_conf(struct spool_settings *s, const struct conf *c)
+{
+	spool_settings_default(s);
+	s->dir = conf_str(c, "spool.dir");
+	s->cache_size = (uint64_t)conf_int(c, "spool.cache_size");
+	s->log_buffer_size = (uint32_t)conf_int(c, "spool.log_buffer_size");
+	s->log_file_size = (uint32_t)conf_int(c, "spool.log_file_size");
+	s->lock_timeout_ms = (uint32_t)conf_int(c, "spool.lock_timeout_ms");
+	s->txn_timeout_ms = (uint32_t)conf_int(c, "spool.txn_timeout_ms");
+	s->deadlock_retries = (uint32_t)conf_int(c, "spool.deadlock_retries");
+	s->checkpoint_interval = (uint32_t)conf_int(c, "spool.checkpoint_interval");
+	s->failchk_interval = (uint32_t)conf_int(c, "spool.failchk_interval");
+	s->max_threads = (uint32_t)conf_int(c, "spool.max_threads");
+	s->max_locks = (uint32_t)conf_int(c, "spool.max_locks");
+	s->mime_max_depth = (uint32_t)conf_int(c, "spool.mime_max_depth");
+	s->mime_max_parts = (uint32_t)conf_int(c, "spool.mime_max_parts");
+	s->append_limit = (uint64_t)conf_int(c, "spool.append_limit");
+	s->quota_bytes = (uint64_t)conf_int(c, "spool.quota_bytes");
+	s->quota_messages = (uint64_t)conf_int(c, "spool.quota_messages");
+}
+
+/* ------------------------------------------------------------------ */
+/* The environment. */
+
+/* isalive - failchk's question: is this process (thread) still there? */
+static int
+isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
+{
+	(void)env;
+	(void)tid;
+	(void)flags;
+	if (pid == getpid())
+		return 1;	/* a thread of ours that died took us with it */
+	if (kill(pid, 0) == 0 || errno == EPERM)
+		return 1;
+	return 0;
+}
+
+/* thread_id - who is calling, for failchk. */
+static void
+thread_id(DB_ENV *env, pid_t *pid, db_threadid_t *tid)
+{
+	(void)env;
+	if (pid != NULL)
+		*pid = getpid();
+	if (tid != NULL)
+		*tid = pthread_self();
+}
+
+/* errcall - Berkeley DB's own messages go to our log. */
+static void
+errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env;
+	(void)pfx;
+	log_warnx("spool: bdb: %s", msg);
+}
+
+/* env_open - create and open the environment and the databases. */
+static int
+env_open(struct spool *sp)
+{
+	const struct spool_settings *s = &sp->set;
+	DB_ENV *env = NULL;
+	u_int32_t flags;
+	int ret, i;
+
+	if ((ret = db_env_create(&env, 0)) != 0)
+		return spool_dberr(sp, ret, "db_env_create");
+	env->set_errcall(env, errcall);
+	(void)env->set_cachesize(env, (u_int32_t)(s->cache_size >> 30),
+	    (u_int32_t)(s->cache_size & ((1U << 30) - 1)), 1);
+	(void)env->set_lg_bsize(env, s->log_buffer_size);
+	(void)env->set_lg_max(env, s->log_file_size);
+	(void)env->set_lg_filemode(env, 0600);
+	(void)env->set_lk_max_locks(env, s->max_locks);
+	(void)env->set_lk_max_lockers(env, s->max_locks);
+	(void)env->set_lk_max_objects(env, s->max_locks);
+	(void)env->set_tx_max(env, s->max_threads);
+	(void)env->set_thread_count(env, s->max_threads);
+	(void)env->set_isalive(env, isalive);
+	(void)env->set_thread_id(env, thread_id);
+	(void)env->set_lk_detect(env, DB_LOCK_DEFAULT);
+	(void)env->set_timeout(env, (db_timeout_t)s->lock_timeout_ms * 1000,
+	    DB_SET_LOCK_TIMEOUT);
+	(void)env->set_timeout(env, (db_timeout_t)s->txn_timeout_ms * 1000,
+	    DB_SET_TXN_TIMEOUT);
+	/* A timed-out lock request answers DB_LOCK_NOTGRANTED, not
+	 * DB_LOCK_DEADLOCK, so that timeouts are not retried. */
+	(void)env->set_flags(env, DB_TIME_NOTGRANTED, 1);
+	/* Every commit flushes the log: the default, stated explicitly. */
+	(void)env->set_flags(env, DB_TXN_NOSYNC, 0);
+	(void)env->set_flags(env, DB_TXN_WRITE_NOSYNC, 0);
+
+	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
+	    DB_INIT_MPOOL | DB_THREAD | DB_REGISTER | DB_RECOVER | DB_FAILCHK;
+	ret = env->open(env, sp->dir, flags, 0600);
+	if (ret != 0) {
+		int r = spool_dberr(sp, ret, "open environment");
+
+		log_errorx("spool: cannot open the environment in %s: %s",
+		    sp->dir, db_strerror(ret));
+		(void)env->close(env, 0);
+		return r == SPOOL_ENOENT ? SPOOL_ETEMP : r;
+	}
+	(void)env->set_flags(env, DB_AUTO_COMMIT, 0);
+	sp->env = env;
+
+	for (i = 0; i < DBI_COUNT; i++) {
+		DB *db;
+		DB_TXN *txn = NULL;
+		DBTYPE type = DB_BTREE;
+
+		if ((ret = db_create(&db, env, 0)) != 0)
+			goto fail;
+		if (i == DBI_MBOX || i == DBI_UQUOTA) {
+			type = DB_QUEUE;
+			(void)db->set_re_len(db, i == DBI_MBOX ?
+			    sizeof(struct mrec) : sizeof(struct urec));
+			(void)db->set_pagesize(db, 4096);
+		} else if (i == DBI_BODIES) {
+			(void)db->set_pagesize(db, 16384);
+		}
+		if ((ret = env->txn_begin(env, NULL, &txn, 0)) != 0) {
+			(void)db->close(db, 0);
+			goto fail;
+		}
+		ret = db->open(db, txn, db_files[i], NULL, type,
+		    DB_CREATE | DB_THREAD, 0600);
+		if (ret != 0) {
+			(void)txn->abort(txn);
+			(void)db->close(db, 0);
+			goto fail;
+		}
+		if ((ret = txn->commit(txn, 0)) != 0) {
+			(void)db->close(db, 0);
+			goto fail;
+		}
+		sp->db[i] = db;
+	}
+	return SPOOL_OK;
+fail:
+	log_errorx("spool: open %s: %s", db_files[i], db_strerror(ret));
+	{
+		int r = spool_dberr(sp, ret, "open database");
+
+		for (i = 0; i < DBI_COUNT; i++) {
+			if (sp->db[i] != NULL)
+				(void)sp->db[i]->close(sp->db[i], 0);
+			sp->db[i] = NULL;
+		}
+		(void)env->close(env, 0);
+		sp->env = NULL;
+		return r;
+	}
+}
+
+/* env_close - close the databases and the environment handle. */
+static void
+env_close(struct spool *sp)
+{
+	int i;
+
+	for (i = 0; i < DBI_COUNT; i++) {
+		if (sp->db[i] != NULL)
+			(void)sp->db[i]->close(sp->db[i], 0);
+		sp->db[i] = NULL;
+	}
+	if (sp->env != NULL)
+		(void)sp->env->close(sp->env, 0);
+	sp->env = NULL;
+}
+
+/* do_checkpoint - checkpoint, then remove the logs recovery no longer
+ * needs (a hot backup copies the logs it needs itself). */
+static int
+do_checkpoint(struct spool *sp, bool force)
+{
+	char **list = NULL;
+	int ret;
+
+	ret = sp->env->txn_checkpoint(sp->env, 0, 0, force ? DB_FORCE : 0);
+	if (ret != 0)
+		return spool_dberr(sp, ret, "checkpoint");
+	ret = sp->env->log_archive(sp->env, &list, DB_ARCH_REMOVE);
+	if (ret != 0)
+		return spool_dberr(sp, ret, "log_archive");
+	free(list);
+	return SPOOL_OK;
+}
+
+int
+spool_checkpoint(struct spool *sp)
+{
+	int r;
+
+	pthread_rwlock_rdlock(&sp->envlock);
+	r = sp->env == NULL ? SPOOL_ERUNRECOVERY : do_checkpoint(sp, true);
+	pthread_rwlock_unlock(&sp->envlock);
+	return r;
+}
+
+int
+spool_recover(struct spool *sp)
+{
+	int r = SPOOL_OK;
+
+	pthread_rwlock_wrlock(&sp->envlock);
+	if (sp->broken || sp->env == NULL) {
+		log_warnx("spool: recovering the environment in %s", sp->dir);
+		env_close(sp);
+		r = env_open(sp);
+		if (r == SPOOL_OK)
+			sp->broken = false;
+	}
+	pthread_rwlock_unlock(&sp->envlock);
+	return r;
+}
+
+/* maint_main - the maintenance thread: failchk every failchk_interval,
+ * checkpoint and log removal every checkpoint_interval, recovery after
+ * DB_RUNRECOVERY. */
+static void *
+maint_main(void *arg)
+{
+	struct spool *sp = arg;
+	time_t last_ckp = time(NULL);
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	log_set_session("spool");
+	pthread_mutex_lock(&sp->maint_mtx);
+	while (!sp->maint_stop) {
+		struct timespec ts;
+		uint32_t wait = sp->set.failchk_interval;
+		int ret;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += wait ? wait : 1;
+		(void)pthread_cond_timedwait(&sp->maint_cv, &sp->maint_mtx, &ts);
+		if (sp->maint_stop)
+			break;
+		pthread_mutex_unlock(&sp->maint_mtx);
+
+		if (__atomic_load_n(&sp->broken, __ATOMIC_SEQ_CST))
+			(void)spool_recover(sp);
+		pthread_rwlock_rdlock(&sp->envlock);
+		if (sp->env != NULL) {
+			ret = sp->env->failchk(sp->env, 0);
+			if (ret != 0)
+				(void)spool_dberr(sp, ret, "failchk");
+			if (time(NULL) - last_ckp >=
+			    (time_t)sp->set.checkpoint_interval) {
+				(void)do_checkpoint(sp, false);
+				last_ckp = time(NULL);
+			}
+		}
+		pthread_rwlock_unlock(&sp->envlock);
+
+		pthread_mutex_lock(&sp->maint_mtx);
+	}
+	pthread_mutex_unlock(&sp->maint_mtx);
+	return NULL;
+}
+
+/* make_dir - create dir (and missing parents) with mode 0700. */
+static int
+make_dir(const char *dir)
+{
+	char path[4096];
+	size_t i;
+
+	if (gms_strlcpy(path, dir, sizeof(path)) < 0)
+		return -1;
+	for (i = 1; path[i] != '\0'; i++) {
+		if (path[i] != '/')
+			continue;
+		path[i] = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -1;
+		path[i] = '/';
+	}
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return chmod(path, 0700);
+}
+
+int
+spool_open(const struct spool_settings *s, struct spool **sp_r)
+{
+	struct spool *sp;
+	struct stat st;
+	char path[4096];
+	int r;
+
+	*sp_r = NULL;
+	if (s->dir == NULL || s->dir[0] == '\0') {
+		log_errorx("spool: spool.dir is empty");
+		return SPOOL_EINVAL;
+	}
+	if (stat(s->dir, &st) < 0) {
+		if (errno != ENOENT || !s->create || make_dir(s->dir) < 0) {
+			log_error("spool: %s", s->dir);
+			return SPOOL_ETEMP;
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		log_errorx("spool: %s is not a directory", s->dir);
+		return SPOOL_EINVAL;
+	} else if ((st.st_mode & 077) != 0) {
+		log_warnx("spool: %s was readable by others; mode set to 0700",
+		    s->dir);
+		if (chmod(s->dir, 0700) < 0)
+			log_warn("spool: chmod %s", s->dir);
+	}
+	if (gms_snprintf(path, sizeof(path), "%s/notify", s->dir) < 0)
+		return SPOOL_EINVAL;
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		log_error("spool: %s", path);
+		return SPOOL_ETEMP;
+	}
+
+	sp = xcalloc(1, sizeof(*sp));
+	sp->set = *s;
+	sp->dir = xstrdup(s->dir);
+	sp->set.dir = sp->dir;
+	sp->ino_fd = -1;
+	sp->ino_stop[0] = sp->ino_stop[1] = -1;
+	pthread_rwlock_init(&sp->envlock, NULL);
+	pthread_mutex_init(&sp->maint_mtx, NULL);
+	pthread_cond_init(&sp->maint_cv, NULL);
+	pthread_mutex_init(&sp->watch_mtx, NULL);
+
+	if ((r = env_open(sp)) != SPOOL_OK) {
+		free(sp->dir);
+		free(sp);
+		return r;
+	}
+	if (s->maintenance) {
+		if (pthread_create(&sp->maint, NULL, maint_main, sp) != 0) {
+			log_error("spool: pthread_create");
+		} else {
+			sp->maint_running = true;
+		}
+	}
+	*sp_r = sp;
+	return SPOOL_OK;
+}
+
+int
+spool_open_conf(const struct conf *c, struct spool **sp_r)
+{
+	struct spool_settings s;
+
+	spool_settings_from_conf(&s, c);
+	return spool_open(&s, sp_r);
+}
+
+void
+spool_close(struct spool **spp)
+{
+	struct spool *sp = *spp;
+
+	if (sp == NULL)
+		return;
+	*spp = NULL;
+	if (sp->maint_running) {
+		pthread_mutex_lock(&sp->maint_mtx);
+		sp->maint_stop = true;
+		pthread_cond_signal(&sp->maint_cv);
+		pthread_mutex_unlock(&sp->maint_mtx);
+		pthread_join(sp->maint, NULL);
+	}
+	spool_watch_shutdown(sp);
+	pthread_rwlock_wrlock(&sp->envlock);
+	env_close(sp);
+	pthread_rwlock_unlock(&sp->envlock);
+	pthread_rwlock_destroy(&sp->envlock);
+	pthread_mutex_destroy(&sp->maint_mtx);
+	pthread_cond_destroy(&sp->maint_cv);
+	pthread_mutex_destroy(&sp->watch_mtx);
+	free(sp->dir);
+	free(sp);
+}
+
+/* ------------------------------------------------------------------ */
+/* The transaction runner. */
+
+int
+spool_txn(struct spool *sp, unsigned flags, spool_txn_fn fn, void *arg)
+{
+	uint32_t attempt;
+	int r = SPOOL_ETEMP;
+
+	pthread_rwlock_rdlock(&sp->envlock);
+	for (attempt = 0; attempt <= sp->set.deadlock_retries; attempt++) {
+		DB_TXN *txn = NULL;
+		int ret;
+
+		if (sp->env == NULL ||
+		    __atomic_load_n(&sp->broken, __ATOMIC_SEQ_CST)) {
+			r = SPOOL_ERUNRECOVERY;
+			break;
+		}
+		ret = sp->env->txn_begin(sp->env, NULL, &txn,
+		    (flags & TXN_READ) ? DB_READ_COMMITTED : 0);
+		if (ret != 0) {
+			r = spool_dberr(sp, ret, "txn_begin");
+			break;
+		}
+		r = fn(sp, txn, arg);
+		if (r != SPOOL_OK) {
+			ret = txn->abort(txn);
+			if (ret != 0)
+				(void)spool_dberr(sp, ret, "txn_abort");
+			if (r == SPOOL_EDEADLOCK) {
+				/* Back off a little, more each time. */
+				struct timespec ts = { 0, (long)(attempt + 1) *
+				    (200000 + (rand() % 800000)) };
+				nanosleep(&ts, NULL);
+				continue;
+			}
+			break;
+		}
+		ret = txn->commit(txn, 0);
+		if (ret != 0)
+			r = spool_dberr(sp, ret, "txn_commit");
+		if (r == SPOOL_EDEADLOCK)
+			continue;
+		break;
+	}
+	pthread_rwlock_unlock(&sp->envlock);
+	if (r == SPOOL_EDEADLOCK)
+		log_warnx("spool: deadlock retries exhausted");
+	return r;
+}

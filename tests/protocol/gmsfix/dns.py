@@ -1,0 +1,184 @@
+"""gmsfix.dns - a real DNS server for the protocol tests: Debian's unbound
+on a free loopback port, serving test zones (SPF, DKIM, DMARC, MX, A
+records) from local-zone / local-data lines of a generated configuration.
+
+Nothing leaves the machine: the root zone is answered with REFUSED, so
+unbound never asks a server outside.  A zone given in `refuse` answers
+REFUSED too, which resolvers report as a server failure (SPF temperror).
+
+    dns = DnsServer(workdir)
+    dns.add("spf-pass.test", "TXT", "v=spf1 ip4:127.0.0.1 -all")
+    dns.start()                # returns once unbound answers
+    conf_line = "smtpd.dns_server = %s" % dns.address   # "127.0.0.1:PORT"
+    ...
+    dns.stop()                 # also after a failure (idempotent)
+
+Records can be added before start() only (unbound reads its file once);
+restart() applies later additions.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+UNBOUND = shutil.which("unbound") or "/usr/sbin/unbound"
+
+
+def _free_port():
+    """A port free for both UDP and TCP on 127.0.0.1."""
+    for _ in range(50):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            finally:
+                t.close()
+            return port
+        finally:
+            u.close()
+    raise RuntimeError("no free port for unbound")
+
+
+def txt_quote(text):
+    """A TXT value as one or more quoted character-strings (<= 255 each)."""
+    parts = [text[i:i + 250] for i in range(0, len(text), 250)] or [""]
+    return " ".join('"%s"' % p.replace("\\", "\\\\").replace('"', '\\"') for p in parts)
+
+
+class DnsServer:
+    """unbound serving test zones on 127.0.0.1:port."""
+
+    def __init__(self, workdir):
+        self.dir = os.path.abspath(workdir)
+        self.zones = set()
+        self.refused = set()
+        self.records = []
+        self.port = None
+        self.proc = None
+        self.log = os.path.join(self.dir, "unbound.log")
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def zone(self, name):
+        """Declare a static zone: names in it without data are NXDOMAIN."""
+        self.zones.add(name.rstrip(".").lower())
+
+    def refuse(self, name):
+        """A zone whose every query is REFUSED (a broken DNS)."""
+        self.refused.add(name.rstrip(".").lower())
+
+    def add(self, name, rtype, value, ttl=300):
+        """Add one record; TXT values are quoted here, others as given."""
+        name = name.rstrip(".").lower()
+        if rtype.upper() == "TXT":
+            value = txt_quote(value)
+        self.records.append("%s. %d IN %s %s" % (name, ttl, rtype.upper(), value))
+        # The zone of a record is its last two labels unless declared.
+        if not any(name == z or name.endswith("." + z) for z in self.zones):
+            self.zone(".".join(name.split(".")[-2:]))
+
+    def conf_text(self):
+        lines = [
+            "server:",
+            "  interface: 127.0.0.1",
+            "  port: %d" % self.port,
+            "  do-daemonize: no",
+            '  chroot: ""',
+            '  username: ""',
+            '  directory: "%s"' % self.dir,
+            '  pidfile: "%s"' % os.path.join(self.dir, "unbound.pid"),
+            "  use-syslog: no",
+            '  logfile: ""',
+            "  verbosity: 1",
+            "  do-ip6: no",
+            "  do-udp: yes",
+            "  do-tcp: yes",
+            "  access-control: 127.0.0.0/8 allow",
+            '  module-config: "iterator"',
+            "  num-threads: 1",
+            "  so-reuseport: no",
+            "  cache-max-ttl: 0",
+            "  cache-max-negative-ttl: 0",
+            # Never ask the internet: everything not ours is refused.
+            '  local-zone: "." refuse',
+        ]
+        for z in sorted(self.zones):
+            lines.append('  local-zone: "%s." static' % z)
+        for z in sorted(self.refused):
+            lines.append('  local-zone: "%s." refuse' % z)
+        for r in self.records:
+            lines.append("  local-data: '%s'" % r.replace("'", ""))
+        lines += ["remote-control:", "  control-enable: no", ""]
+        return "\n".join(lines)
+
+    def start(self, timeout=15.0):
+        os.makedirs(self.dir, exist_ok=True)
+        if self.port is None:
+            self.port = _free_port()
+        conf = os.path.join(self.dir, "unbound.conf")
+        with open(conf, "w") as f:
+            f.write(self.conf_text())
+        r = subprocess.run([UNBOUND + "-checkconf", conf], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True) \
+            if os.path.exists(UNBOUND + "-checkconf") else None
+        if r is not None and r.returncode != 0:
+            raise RuntimeError("unbound-checkconf failed:\n%s" % r.stdout)
+        lf = open(self.log, "ab")
+        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdout=lf,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        lf.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("unbound exited:\n%s" % self.log_tail())
+            if self.answers():
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("unbound did not answer on %d:\n%s" % (self.port, self.log_tail()))
+
+    def answers(self):
+        """Does the server answer a query (any rcode) over UDP?"""
+        q = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
+             b"\x04test\x00\x00\x01\x00\x01")
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(0.3)
+        try:
+            s.sendto(q, ("127.0.0.1", self.port))
+            data, _ = s.recvfrom(512)
+            return data[:2] == b"\x12\x34"
+        except OSError:
+            return False
+        finally:
+            s.close()
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def stop(self):
+        p, self.proc = self.proc, None
+        if p is None or p.poll() is not None:
+            return
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(5)
+
+    def log_tail(self, n=30):
+        try:
+            with open(self.log, errors="replace") as f:
+                return "".join(f.readlines()[-n:])
+        except OSError:
+            return ""
