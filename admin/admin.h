@@ -176,6 +176,18 @@ void adm_progress_end(struct adm_progress *p);
 int adm_open_input(struct adm *a, const char *path);
 
 /* ------------------------------------------------------------------ */
+/* CSV (csv.c). */
+#define ADM_CSV_FIELD_MAX	4096
+
+/* Parse one RFC 4180 field at *pp (before end) and advance *pp past it
+ * and its separator; *eol tells whether it ended a record; *line counts
+ * line breaks inside quotes.  Returns a new string (caller frees), or
+ * NULL with *err set to a static message (unclosed quote, text after a
+ * closing quote, a quote in an unquoted field, a field too long). */
+char *adm_csv_field(const char **pp, const char *end, bool *eol,
+    unsigned *line, const char **err);
+
+/* ------------------------------------------------------------------ */
 /* Secrets (secret.c). */
 
 /* Read a password: from file (first line, without its newline; the file
@@ -212,8 +224,8 @@ struct adm_dkim_key {
  * folder cannot be read (message printed). */
 int adm_dkim_keys(struct adm *a, const char *domain, struct adm_dkim_key *v,
     size_t max);
-/* Print a TXT record in zone file syntax, split in strings of at most
- * 255 bytes, to the buffer. */
+/* Append a TXT record in zone file syntax to b, split in strings of at
+ * most 255 bytes (out.c). */
 void adm_dkim_zone_line(struct buf *b, const char *domain,
     const char *selector, const char *txt);
 

@@ -32,7 +32,6 @@
 
 #define BULK_FILE_MAX	(64u * 1024 * 1024)	/* bytes of a CSV file */
 #define BULK_ROWS_MAX	100000
-#define BULK_FIELD_MAX	4096
 #define BULK_ERRORS_MAX	50			/* bad rows reported */
 
 enum { COL_ADDRESS, COL_NAME, COL_QUOTA, COL_QMSGS, COL_PASSWORD, COL_N };
@@ -45,74 +44,6 @@ struct bulk_row {
 	char		*f[COL_N];	/* owned, or NULL when the column is absent */
 	struct dir_mailbox mb;
 };
-
-/* csv_field - parse one field at *pp; sets *eol at the end of a record.
- * Returns a new string, or NULL on a syntax error (*err set). */
-static char *
-csv_field(const char **pp, const char *end, bool *eol, unsigned *line,
-    const char **err)
-{
-	const char *p = *pp;
-	struct buf b = BUF_INIT(BULK_FIELD_MAX + 1);
-
-	*eol = false;
-	if (p < end && *p == '"') {
-		p++;
-		for (;;) {
-			if (p >= end) {
-				*err = "a quoted field is not closed";
-				buf_free(&b);
-				return NULL;
-			}
-			if (*p == '"') {
-				if (p + 1 < end && p[1] == '"') {
-					if (buf_putc(&b, '"') < 0)
-						goto toolong;
-					p += 2;
-					continue;
-				}
-				p++;
-				break;
-			}
-			if (*p == '\n')
-				(*line)++;
-			if (buf_putc(&b, *p++) < 0)
-				goto toolong;
-		}
-		if (p < end && *p != ',' && *p != '\n' && *p != '\r') {
-			*err = "text after a closing quote";
-			buf_free(&b);
-			return NULL;
-		}
-	} else {
-		while (p < end && *p != ',' && *p != '\n' && *p != '\r') {
-			if (*p == '"') {
-				*err = "a quote inside an unquoted field";
-				buf_free(&b);
-				return NULL;
-			}
-			if (buf_putc(&b, *p++) < 0)
-				goto toolong;
-		}
-	}
-	if (p < end && *p == ',')
-		p++;
-	else {
-		if (p < end && *p == '\r')
-			p++;
-		if (p < end && *p == '\n')
-			p++;
-		*eol = true;
-	}
-	*pp = p;
-	if (b.data == NULL)
-		return xstrdup("");
-	return buf_steal(&b);
-toolong:
-	*err = "a field is longer than 4096 bytes";
-	buf_wipe_free(&b);
-	return NULL;
-}
 
 /* trim_inplace - remove blanks around a field. */
 static void
@@ -308,7 +239,7 @@ parse_csv(struct bulk *bk, const char *path, const char *p, const char *end)
 		rec_line = line;
 		nf = 0;
 		do {
-			f = csv_field(&p, end, &eol, &line, &err);
+			f = adm_csv_field(&p, end, &eol, &line, &err);
 			if (f == NULL) {
 				for (k = 0; k < nf; k++)
 					free(fields[k]);

@@ -23,14 +23,6 @@
 #include "directory/directory.h"
 #include "spool/spool.h"
 
-/* Listing aliases and lists needs directory_aliases()/directory_lists(),
- * which the directory may not offer yet (same contract as
- * directory_mailboxes). */
-extern int directory_aliases(struct directory *d, const char *domain,
-    struct dir_strv *sv_r) __attribute__((weak));
-extern int directory_lists(struct directory *d, const char *domain,
-    struct dir_strv *sv_r) __attribute__((weak));
-
 /* ------------------------------------------------------------------ */
 /* Helpers. */
 
@@ -846,6 +838,63 @@ cmd_mailbox_show(struct adm *a, int argc, char **argv)
 }
 
 static int
+cmd_mailbox_folders(struct adm *a, int argc, char **argv)
+{
+	static const struct adm_opt none[] = { { NULL, false, 0 } };
+	static const char *const cols[] = { "mailbox", "messages", "unseen",
+	    "size", "uidvalidity", "uidnext", "special_use" };
+	struct dir_mailbox mb;
+	struct spool_mbox_list l;
+	struct adm_out *o;
+	size_t i;
+	int r;
+
+	OPTS_BEGIN(none)
+	OPTS_END(find_self("mailbox", "folders"), 1, 1)
+	code = one_mailbox(a, g.operands[0], &mb);
+	adm_getopt_free(&g);
+	if (code != EX_OK)
+		return code;
+	memset(&l, 0, sizeof(l));
+	r = spool_mailbox_list(a->spool, mb.address, &l);
+	if (r == SPOOL_ENOENT)
+		return adm_fail(a, EX_NOUSER, "%s has no mail stored yet",
+		    mb.address);
+	if (r != SPOOL_OK)
+		return adm_fail(a, adm_spool_exit(r), "cannot list the mailboxes "
+		    "of %s: %s", mb.address, spool_strerror(r));
+	o = adm_table_new(a, cols, 7);
+	for (i = 0; i < l.n; i++) {
+		char n[5][24];
+		const char *row[7], *use = "";
+		uint32_t bit;
+
+		(void)gms_snprintf(n[0], sizeof(n[0]), "%u", l.v[i].messages);
+		(void)gms_snprintf(n[1], sizeof(n[1]), "%u", l.v[i].unseen);
+		(void)gms_snprintf(n[2], sizeof(n[2]), "%llu",
+		    (unsigned long long)l.v[i].size);
+		(void)gms_snprintf(n[3], sizeof(n[3]), "%u",
+		    l.v[i].uidvalidity);
+		(void)gms_snprintf(n[4], sizeof(n[4]), "%u", l.v[i].uidnext);
+		for (bit = SPOOL_USE_DRAFTS; bit <= SPOOL_USE_FLAGGED; bit <<= 1)
+			if ((l.v[i].special_use & bit) &&
+			    spool_use_name(bit) != NULL)
+				use = spool_use_name(bit);
+		row[0] = l.v[i].name;
+		row[1] = n[0];
+		row[2] = n[1];
+		row[3] = n[2];
+		row[4] = n[3];
+		row[5] = n[4];
+		row[6] = use;
+		adm_table_row(o, row);
+	}
+	adm_out_print(&o);
+	spool_mbox_list_free(&l);
+	return EX_OK;
+}
+
+static int
 cmd_mailbox_passwd(struct adm *a, int argc, char **argv)
 {
 	static const struct adm_opt opts[] = {
@@ -1083,10 +1132,6 @@ cmd_alias_list(struct adm *a, int argc, char **argv)
 	OPTS_BEGIN(none)
 	OPTS_END(find_self("alias", "list"), 1, 1)
 	code = adm_check_domain_scope(a, g.operands[0]);
-	if (code == EX_OK && directory_aliases == NULL)
-		code = adm_fail(a, EX_UNAVAILABLE, "this build's directory "
-		    "library cannot list aliases; use 'gmsadm alias show "
-		    "ADDRESS'");
 	if (code == EX_OK) {
 		rc = directory_aliases(a->dir, g.operands[0], &sv);
 		if (rc != DIR_OK)
@@ -1293,10 +1338,6 @@ cmd_list_list(struct adm *a, int argc, char **argv)
 	OPTS_BEGIN(none)
 	OPTS_END(find_self("list", "list"), 1, 1)
 	code = adm_check_domain_scope(a, g.operands[0]);
-	if (code == EX_OK && directory_lists == NULL)
-		code = adm_fail(a, EX_UNAVAILABLE, "this build's directory "
-		    "library cannot list lists; use 'gmsadm list show "
-		    "ADDRESS'");
 	if (code == EX_OK) {
 		rc = directory_lists(a->dir, g.operands[0], &sv);
 		if (rc != DIR_OK)
@@ -1390,6 +1431,9 @@ const struct adm_cmd adm_dir_cmds[] = {
 	{ "mailbox", "show", "ADDRESS",
 	  "show a mailbox with its quota and usage", NULL, R,
 	  cmd_mailbox_show },
+	{ "mailbox", "folders", "ADDRESS",
+	  "the mailboxes (folders) of a user in the mailstore, with counts",
+	  NULL, R | ADM_NEED_SPOOL, cmd_mailbox_folders },
 	{ "mailbox", "passwd", "ADDRESS [--password-file FILE]",
 	  "set a mailbox's password", NULL, W, cmd_mailbox_passwd },
 	{ "mailbox", "quota", "ADDRESS [SIZE] [--messages N]",

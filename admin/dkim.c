@@ -116,25 +116,6 @@ txt_of(EVP_PKEY *k, char *dst, size_t len, char *alg, size_t alglen)
 	return rc;
 }
 
-void
-adm_dkim_zone_line(struct buf *b, const char *domain, const char *selector,
-    const char *txt)
-{
-	size_t len = strlen(txt), off;
-
-	(void)buf_printf(b, "%s._domainkey.%s. IN TXT", selector, domain);
-	if (len <= 255) {
-		(void)buf_printf(b, " \"%s\"", txt);
-		return;
-	}
-	/* A TXT string holds at most 255 bytes: split, the resolver joins. */
-	(void)buf_puts(b, " (");
-	for (off = 0; off < len; off += 255)
-		(void)buf_printf(b, " \"%.*s\"", (int)(len - off > 255 ? 255 :
-		    len - off), txt + off);
-	(void)buf_puts(b, " )");
-}
-
 static EVP_PKEY *
 load_key(const char *path)
 {

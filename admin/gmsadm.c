@@ -37,12 +37,15 @@
 #endif
 
 /*
- * The daemons' tables.  They are linked only when their folder offers
- * them in a file of their own (smtpd/smtpd_conf.c, imapd/imapd_conf.c):
- * gmsadm must not pull in a daemon's code.  Until then the references are
- * weak and the keys of that module are accepted unchecked by conf_load.
+ * The daemons' tables.  gmsadm links only the files that hold them
+ * (smtpd/smtp_conf.c, relay/relay_conf.c; see admin/local.mk), never a
+ * daemon's code.  gms-imapd keeps its table in imapd/imapd.c beside its
+ * main(), so it is referred to weakly: until imapd/ offers it in a file of
+ * its own, imapd.* keys are accepted unchecked by conf_load and "config
+ * check" says so.
  */
-extern const struct conf_def smtpd_conf_table[] __attribute__((weak));
+extern const struct conf_def smtpd_conf_table[];
+extern const struct conf_def relay_conf_table[];
 extern const struct conf_def imapd_conf_table[] __attribute__((weak));
 
 /* gmsadm's own keys. */
@@ -75,8 +78,8 @@ register_tables(void)
 	adm_tables[n++] = lib_conf_table;
 	adm_tables[n++] = spool_conf_table;
 	adm_tables[n++] = directory_conf_table;
-	if (smtpd_conf_table != NULL)
-		adm_tables[n++] = smtpd_conf_table;
+	adm_tables[n++] = smtpd_conf_table;
+	adm_tables[n++] = relay_conf_table;
 	if (imapd_conf_table != NULL)
 		adm_tables[n++] = imapd_conf_table;
 	adm_tables[n++] = admin_conf_table;
@@ -273,209 +276,7 @@ adm_usage(struct adm *a, const struct adm_cmd *cmd, bool asked)
 }
 
 /* ------------------------------------------------------------------ */
-/* Options. */
-
-void
-adm_getopt_init(struct adm_getopt *g, int argc, char **argv,
-    const struct adm_opt *opts)
-{
-	memset(g, 0, sizeof(*g));
-	g->ind = 0;
-	g->argc = argc;
-	g->argv = argv;
-	g->opts = opts;
-	g->operands = xcalloc((size_t)argc + 1, sizeof(char *));
-}
-
-void
-adm_getopt_free(struct adm_getopt *g)
-{
-	free(g->operands);
-	g->operands = NULL;
-	g->noperands = 0;
-}
-
-int
-adm_getopt_next(struct adm_getopt *g, const char **arg_r)
-{
-	const struct adm_opt *o;
-	const char *s, *eq;
-	size_t nlen;
-
-	*arg_r = NULL;
-	while (g->ind < g->argc) {
-		s = g->argv[g->ind];
-		if (g->done || s[0] != '-' || s[1] == '\0') {
-			g->operands[g->noperands++] = g->argv[g->ind++];
-			continue;
-		}
-		g->ind++;
-		if (strcmp(s, "--") == 0) {
-			g->done = true;
-			continue;
-		}
-		if (s[1] == '-') {
-			s += 2;
-			eq = strchr(s, '=');
-			nlen = eq != NULL ? (size_t)(eq - s) : strlen(s);
-			for (o = g->opts; o != NULL && o->name != NULL; o++)
-				if (strlen(o->name) == nlen &&
-				    strncmp(o->name, s, nlen) == 0)
-					break;
-			if (o == NULL || o->name == NULL) {
-				fprintf(stderr, "gmsadm: unknown option --%.*s\n",
-				    (int)nlen, s);
-				return '?';
-			}
-			if (o->has_arg) {
-				if (eq != NULL)
-					*arg_r = eq + 1;
-				else if (g->ind < g->argc)
-					*arg_r = g->argv[g->ind++];
-				else {
-					fprintf(stderr, "gmsadm: option --%s "
-					    "needs a value\n", o->name);
-					return '?';
-				}
-			} else if (eq != NULL) {
-				fprintf(stderr, "gmsadm: option --%s takes no "
-				    "value\n", o->name);
-				return '?';
-			}
-			return o->letter;
-		}
-		/* A short option, one letter. */
-		for (o = g->opts; o != NULL && o->name != NULL; o++)
-			if (o->letter == (unsigned char)s[1] && o->letter < 128)
-				break;
-		if (o == NULL || o->name == NULL || s[2] != '\0') {
-			fprintf(stderr, "gmsadm: unknown option %s\n", s);
-			return '?';
-		}
-		if (o->has_arg) {
-			if (g->ind >= g->argc) {
-				fprintf(stderr, "gmsadm: option %s needs a value\n",
-				    s);
-				return '?';
-			}
-			*arg_r = g->argv[g->ind++];
-		}
-		return o->letter;
-	}
-	return -1;
-}
-
-/* ------------------------------------------------------------------ */
 /* Setup. */
-
-/* dn_escape - an RFC 4514 attribute value into b. */
-static void
-dn_escape(struct buf *b, const char *v)
-{
-	size_t i, n = strlen(v);
-
-	for (i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)v[i];
-
-		if (strchr(",+\"\\<>;=", ch) != NULL ||
-		    (i == 0 && (ch == ' ' || ch == '#')) ||
-		    (i == n - 1 && ch == ' '))
-			(void)buf_printf(b, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			(void)buf_printf(b, "\\%02x", ch);
-		else
-			(void)buf_putc(b, (char)ch);
-	}
-}
-
-/*
- * open_as - a directory handle bound as the mailbox user (its DN is
- * mail=ADDRESS,ou=people,BASE in gms-schema(5)), so that slapd's ACLs
- * decide what the domain administrator may change.
- *
- * XXX: directory.h opens handles only from a configuration, with the
- * password in a file.  Until it offers an "open as this DN with this
- * password" call, the password goes through a file of mode 0600 in a
- * fresh 0700 folder, removed as soon as directory_open() has read it.
- */
-static int
-open_as(struct adm *a, const char *pass, size_t passlen)
-{
-	char tmpl[] = "/tmp/gmsadm.XXXXXX", err[512], abs[4096];
-	char *dir, *pwpath = NULL, *confpath = NULL;
-	struct buf conf = BUF_INIT(0);
-	struct conf *c2 = NULL;
-	int fd, code = EX_OK;
-	FILE *fp;
-
-	if (realpath(a->conf_path, abs) == NULL)
-		return adm_fail(a, EX_CONFIG, "%s: %s", a->conf_path,
-		    strerror(errno));
-	if ((dir = mkdtemp(tmpl)) == NULL)
-		return adm_fail(a, EX_CANTCREAT, "mkdtemp: %s", strerror(errno));
-	pwpath = xasprintf("%s/pw", dir);
-	confpath = xasprintf("%s/gms.conf", dir);
-	fd = open(pwpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
-	if (fd < 0 || write(fd, pass, passlen) != (ssize_t)passlen ||
-	    write(fd, "\n", 1) != 1) {
-		code = adm_fail(a, EX_CANTCREAT, "cannot pass the password to "
-		    "the directory library: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
-	close(fd);
-	(void)buf_printf(&conf, "include %s\ndirectory.admin_dn = mail=", abs);
-	dn_escape(&conf, a->as_user);
-	(void)buf_printf(&conf, ",ou=people,%s\n"
-	    "directory.admin_password_file = %s\n",
-	    conf_str(a->conf, "directory.base"), pwpath);
-	if ((fp = fopen(confpath, "wx")) == NULL ||
-	    fputs(buf_cstr(&conf), fp) == EOF || fclose(fp) != 0) {
-		code = adm_fail(a, EX_CANTCREAT, "cannot write %s: %s",
-		    confpath, strerror(errno));
-		goto out;
-	}
-	c2 = conf_load(confpath, err, sizeof(err));
-	if (c2 == NULL) {
-		code = adm_fail(a, EX_CONFIG, "%s", err);
-		goto out;
-	}
-	a->dir = directory_open(c2, DIR_OPEN_ADMIN, err, sizeof(err));
-	if (a->dir == NULL)
-		code = adm_fail(a, EX_CONFIG, "cannot open the directory as %s: "
-		    "%s", a->as_user, err);
-out:
-	if (pwpath != NULL) {
-		/* Overwrite before unlinking: the bytes should not linger. */
-		fd = open(pwpath, O_WRONLY | O_NOFOLLOW);
-		if (fd >= 0) {
-			char zero[64];
-			size_t left = passlen + 1;
-
-			memset(zero, 0, sizeof(zero));
-			while (left > 0) {
-				size_t k = left < sizeof(zero) ? left :
-				    sizeof(zero);
-
-				if (write(fd, zero, k) != (ssize_t)k)
-					break;
-				left -= k;
-			}
-			(void)fsync(fd);
-			close(fd);
-		}
-		unlink(pwpath);
-	}
-	if (confpath != NULL)
-		unlink(confpath);
-	rmdir(dir);
-	free(pwpath);
-	free(confpath);
-	conf_free(&c2);
-	buf_free(&conf);
-	return code;
-}
 
 /* open_directory - as the operator's writer or reader DN, or as a
  * delegated domain administrator. */
@@ -532,9 +333,13 @@ open_directory(struct adm *a, unsigned int needs)
 	}
 	(void)gms_strlcpy(a->scope, mb.institution, sizeof(a->scope));
 	directory_close(&a->dir);
-	code = open_as(a, buf_cstr(&pw), pw.len);
+	a->dir = directory_open_as(a->conf, a->as_user, buf_cstr(&pw), pw.len,
+	    err, sizeof(err));
 	buf_wipe_free(&pw);
-	return code;
+	if (a->dir == NULL)
+		return adm_fail(a, EX_CONFIG, "cannot open the directory as %s: "
+		    "%s", a->as_user, err);
+	return EX_OK;
 }
 
 /* drop_root - become server.user:server.group when started as root. */
@@ -566,9 +371,13 @@ open_spool(struct adm *a)
 	s.maintenance = false;
 	s.create = false;
 	if (access(s.dir, F_OK) != 0)
-		return adm_fail(a, EX_NOINPUT, "there is no mailstore at %s "
-		    "(spool.dir in %s): start gms-smtpd once, or fix the path",
-		    s.dir, conf_path(a->conf));
+		return errno == ENOENT ? adm_fail(a, EX_NOINPUT, "there is no "
+		    "mailstore at %s (spool.dir in %s): start gms-smtpd once, "
+		    "or fix the path", s.dir, conf_path(a->conf)) :
+		    adm_fail(a, EX_NOPERM, "the %s user cannot reach the "
+		    "mailstore at %s: %s (every folder above it must be "
+		    "searchable by that user)", conf_str(a->conf, "server.user"),
+		    s.dir, strerror(errno));
 	r = spool_open(&s, &a->spool);
 	if (r != SPOOL_OK)
 		return adm_fail(a, adm_spool_exit(r), "cannot open the mailstore "

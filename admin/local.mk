@@ -2,21 +2,32 @@
 # by the top Makefile.am.
 #
 # gmsadm links the directory and the mailstore libraries and only the
-# configuration tables of the daemons (never their code): those come in
-# when smtpd/ and imapd/ offer them in a file of their own
-# (smtpd/smtpd_conf.c, imapd/imapd_conf.c); until then gmsadm.c refers to
-# them weakly and their keys are accepted unchecked.
+# configuration tables of the other programs (never their code): the
+# files smtpd/smtp_conf.c and relay/relay_conf.c are compiled into it.
+# gms-imapd's table is still in imapd/imapd.c beside its main(); gmsadm.c
+# refers to it weakly until it moves to a file of its own.
 sbin_PROGRAMS += admin/gmsadm
 admin_gmsadm_SOURCES = \
 	admin/admin.h \
 	admin/gmsadm.c \
+	admin/opt.c \
 	admin/out.c \
+	admin/csv.c \
 	admin/secret.c \
 	admin/cmd_config.c \
 	admin/cmd_dir.c \
 	admin/cmd_store.c \
 	admin/dkim.c \
 	admin/bulk.c \
-	admin/import.c
+	admin/import.c \
+	smtpd/smtp_conf.c \
+	relay/relay_conf.c
 admin_gmsadm_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 admin_gmsadm_LDADD = $(SPOOL_LIBS) $(DIRECTORY_LIBS) $(LIBGMS_LIBS) -lpthread
+
+# The pure parts (CSV, options, output) without slapd or a mailstore.
+check_PROGRAMS += tests/unit/test-admin
+TESTS += tests/unit/test-admin
+tests_unit_test_admin_SOURCES = tests/unit/test-admin.c tests/unit/unit.h \
+	admin/admin.h admin/opt.c admin/out.c admin/csv.c
+tests_unit_test_admin_LDADD = $(LIBGMS_LIBS)

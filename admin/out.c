@@ -371,6 +371,28 @@ adm_note(const struct adm *a, const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------------ */
+/* DNS records. */
+
+void
+adm_dkim_zone_line(struct buf *b, const char *domain, const char *selector,
+    const char *txt)
+{
+	size_t len = strlen(txt), off;
+
+	(void)buf_printf(b, "%s._domainkey.%s. IN TXT", selector, domain);
+	if (len <= 255) {
+		(void)buf_printf(b, " \"%s\"", txt);
+		return;
+	}
+	/* A TXT string holds at most 255 bytes: split, the resolver joins. */
+	(void)buf_puts(b, " (");
+	for (off = 0; off < len; off += 255)
+		(void)buf_printf(b, " \"%.*s\"", (int)(len - off > 255 ? 255 :
+		    len - off), txt + off);
+	(void)buf_puts(b, " )");
+}
+
+/* ------------------------------------------------------------------ */
 /* Progress bar. */
 
 static long long

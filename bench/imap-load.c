@@ -589,11 +589,23 @@ login(unsigned i)
 
 /* -- mixed ------------------------------------------------------------- */
 
+/* The commands of a mixed session, for the latency report. */
+enum mixed_cmd {
+	MC_LOGIN, MC_SELECT, MC_FETCH_ENV, MC_FETCH_BODY, MC_STORE, MC_SEARCH,
+	MC_APPEND, MC_NOOP, MC_EXPUNGE, MC_LOGOUT, MC_N
+};
+static const char *const mixed_cmd_names[MC_N] = {
+	"login", "select", "fetch_env", "fetch_body", "store", "search",
+	"append", "noop", "expunge", "logout",
+};
+
 struct worker {
 	pthread_t	 th;
 	unsigned	 id;
 	double		 deadline;
 	unsigned long	 sessions, commands, errors;
+	double		 lat_sum[MC_N];	/* seconds spent in each kind of command */
+	unsigned long	 lat_n[MC_N];
 	char		*msg;		/* owned; scratch for APPEND */
 };
 
@@ -605,41 +617,50 @@ mixed_session(struct worker *w, uint32_t *seed)
 	unsigned long e, lo, i;
 	char set[128];
 	size_t len, slen;
+	double t;
 	int r;
 
-#define COUNT(expr) do {						\
+#define COUNT(kind, expr) do {						\
+	t = now();							\
 	r = (expr);							\
+	w->lat_sum[kind] += now() - t;					\
+	w->lat_n[kind]++;						\
 	if (r == 0) w->commands++; else w->errors++;			\
 	if (r < 0) goto out;						\
 } while (0)
 
-	if ((c = login(opt.first_user + w->id % opt.users)) == NULL) {
+	/* LOGIN's time includes the connection and the TLS handshake. */
+	t = now();
+	c = login(opt.first_user + w->id % opt.users);
+	w->lat_sum[MC_LOGIN] += now() - t;
+	w->lat_n[MC_LOGIN]++;
+	if (c == NULL) {
 		w->errors++;
 		return;
 	}
-	w->commands++;		/* LOGIN */
-	COUNT(cmd(c, "SELECT INBOX"));
+	w->commands++;
+	COUNT(MC_SELECT, cmd(c, "SELECT INBOX"));
 	e = c->exists;
 	if (e > 0) {
 		lo = e > 50 ? e - 49 : 1;
-		COUNT(cmd(c, "FETCH %lu:%lu (FLAGS ENVELOPE)", lo, e));
+		COUNT(MC_FETCH_ENV, cmd(c, "FETCH %lu:%lu (FLAGS ENVELOPE)", lo, e));
 		slen = 0;
 		for (i = 0; i < 5; i++)
 			addf(set, sizeof(set), &slen, "%s%lu", i ? "," : "",
 			    1 + xorshift(seed) % e);
-		COUNT(cmd(c, "FETCH %s BODY.PEEK[]", set));
-		COUNT(cmd(c, "STORE %lu +FLAGS (\\Seen)", 1 + xorshift(seed) % e));
+		COUNT(MC_FETCH_BODY, cmd(c, "FETCH %s BODY.PEEK[]", set));
+		COUNT(MC_STORE, cmd(c, "STORE %lu +FLAGS (\\Seen)", 1 + xorshift(seed) % e));
 	}
-	COUNT(cmd(c, "SEARCH SUBJECT \"%s\"", words[xorshift(seed) % NWORDS]));
+	COUNT(MC_SEARCH, cmd(c, "SEARCH SUBJECT \"%s\"", words[xorshift(seed) % NWORDS]));
 	len = gen_message(w->msg, MSG_MAX_BYTES, 1000000 + xorshift(seed) % 1000000, 2048);
-	COUNT(append(c, w->msg, len));
-	COUNT(cmd(c, "NOOP"));
+	COUNT(MC_APPEND, append(c, w->msg, len));
+	COUNT(MC_NOOP, cmd(c, "NOOP"));
 	if (c->exists > e) {
-		COUNT(cmd(c, "STORE %lu +FLAGS (\\Deleted)", c->exists));
-		COUNT(cmd(c, "EXPUNGE"));
+		COUNT(MC_STORE, cmd(c, "STORE %lu +FLAGS (\\Deleted)", c->exists));
+		COUNT(MC_EXPUNGE, cmd(c, "EXPUNGE"));
 	} else
 		w->errors++;	/* the appended message never showed up */
-	COUNT(cmd(c, "LOGOUT"));
+	COUNT(MC_LOGOUT, cmd(c, "LOGOUT"));
 	w->sessions++;
 out:
 	if (r != 0 && w->errors < 3)
@@ -686,10 +707,10 @@ run_workers(void *(*fn)(void *), double deadline)
 static int
 mode_mixed(void)
 {
-	unsigned long sessions = 0, commands = 0, errors = 0;
-	double t0 = now(), t;
+	unsigned long sessions = 0, commands = 0, errors = 0, n;
+	double t0 = now(), t, sum;
 	struct worker *ws;
-	unsigned i;
+	unsigned i, k;
 
 	ws = run_workers(mixed_thread, t0 + opt.seconds);
 	t = now() - t0;
@@ -697,11 +718,24 @@ mode_mixed(void)
 		sessions += ws[i].sessions;
 		commands += ws[i].commands;
 		errors += ws[i].errors;
-		free(ws[i].msg);
 	}
-	free(ws);
-	printf("mode=mixed clients=%u seconds=%.3f sessions=%lu commands=%lu errors=%lu\n",
+	printf("mode=mixed clients=%u seconds=%.3f sessions=%lu commands=%lu errors=%lu",
 	    opt.clients, t, sessions, commands, errors);
+	/* Mean latency of each kind of command, in milliseconds. */
+	for (k = 0; k < MC_N; k++) {
+		sum = 0;
+		n = 0;
+		for (i = 0; i < opt.clients; i++) {
+			sum += ws[i].lat_sum[k];
+			n += ws[i].lat_n[k];
+		}
+		if (n > 0)
+			printf(" ms_%s=%.2f", mixed_cmd_names[k], sum / (double)n * 1000);
+	}
+	printf("\n");
+	for (i = 0; i < opt.clients; i++)
+		free(ws[i].msg);
+	free(ws);
 	return errors > 0 && commands == 0 ? 1 : 0;
 }
 

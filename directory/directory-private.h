@@ -75,7 +75,10 @@ struct dir_backend {
 	    size_t passlen);
 	int (*change_password)(void *ctx, const char *address,
 	    const char *oldpass, size_t oldlen, const char *newhash);
-	int (*mailboxes)(void *ctx, const char *domain, struct dir_strv *sv);
+	/* Addresses of entries of one kind (enum dir_kind) in one domain
+	 * ("" for all). */
+	int (*addresses)(void *ctx, int kind, const char *domain,
+	    struct dir_strv *sv);
 	int (*domains)(void *ctx, const char *institution, struct dir_strv *sv);
 
 	int (*institution_put)(void *ctx, const struct dir_institution *i,

@@ -430,9 +430,11 @@ settings_free(struct dir_settings *s)
 	memset(s, 0, sizeof(*s));
 }
 
-struct directory *
-directory_open(const struct conf *c, unsigned int flags, char *err,
-    size_t errlen)
+/* open_common - directory_open and directory_open_as.  With user set,
+ * bind as the user's DN with pass instead of a configured DN. */
+static struct directory *
+open_common(const struct conf *c, unsigned int flags, const char *user,
+    const char *pass, size_t passlen, char *err, size_t errlen)
 {
 	struct directory *d = xcalloc(1, sizeof(*d));
 	struct dir_settings *s = &d->s;
@@ -441,10 +443,37 @@ directory_open(const struct conf *c, unsigned int flags, char *err,
 	s->uri = xstrdup(conf_str(c, "directory.uri"));
 	s->base = xstrdup(conf_str(c, "directory.base"));
 	s->admin = (flags & DIR_OPEN_ADMIN) != 0;
-	s->bind_dn = xstrdup(conf_str(c, s->admin ? "directory.admin_dn" :
-	    "directory.bind_dn"));
-	pwfile = conf_str(c, s->admin ? "directory.admin_password_file" :
-	    "directory.bind_password_file");
+	if (user != NULL) {
+		char addr[DIR_ADDR_MAX + 1];
+		struct buf dn = BUF_INIT(4096);
+
+		if (dir_normalize_address(user, addr) < 0 || pass == NULL ||
+		    passlen == 0 || passlen > DIR_PASSWORD_MAX ||
+		    memchr(pass, '\0', passlen) != NULL) {
+			(void)gms_snprintf(err, errlen,
+			    "a mailbox address and a password are needed");
+			goto fail;
+		}
+		if (buf_puts(&dn, "mail=") < 0 ||
+		    dir_escape_dn(&dn, addr, strlen(addr)) < 0 ||
+		    buf_printf(&dn, ",ou=people,%s", s->base) < 0) {
+			buf_free(&dn);
+			(void)gms_snprintf(err, errlen, "DN too long");
+			goto fail;
+		}
+		s->bind_dn = buf_steal(&dn);
+		s->bind_pw = xmalloc(passlen + 1);
+		memcpy(s->bind_pw, pass, passlen);
+		s->bind_pw[passlen] = '\0';
+		s->bind_pwlen = passlen;
+		pwfile = NULL;
+	} else {
+		s->bind_dn = xstrdup(conf_str(c, s->admin ?
+		    "directory.admin_dn" : "directory.bind_dn"));
+		pwfile = conf_str(c, s->admin ?
+		    "directory.admin_password_file" :
+		    "directory.bind_password_file");
+	}
 	s->timeout = (int)conf_int(c, "directory.timeout");
 	s->pool_size = (int)conf_int(c, "directory.pool_size");
 	s->cache_ttl = (int)conf_int(c, "directory.cache_ttl");
@@ -467,7 +496,7 @@ directory_open(const struct conf *c, unsigned int flags, char *err,
 	    strncmp(s->uri, "ldapi://", 8) == 0 ||
 	    strncmp(s->uri, "ldaps://", 8) == 0) {
 		d->be = &dir_backend_ldap;
-		if (s->bind_dn[0] != '\0' &&
+		if (pwfile != NULL && s->bind_dn[0] != '\0' &&
 		    read_secret(pwfile, &s->bind_pw, &s->bind_pwlen, err,
 		    errlen) < 0)
 			goto fail;
@@ -485,6 +514,20 @@ fail:
 	settings_free(s);
 	free(d);
 	return NULL;
+}
+
+struct directory *
+directory_open(const struct conf *c, unsigned int flags, char *err,
+    size_t errlen)
+{
+	return open_common(c, flags, NULL, NULL, 0, err, errlen);
+}
+
+struct directory *
+directory_open_as(const struct conf *c, const char *user, const char *pass,
+    size_t passlen, char *err, size_t errlen)
+{
+	return open_common(c, DIR_OPEN_ADMIN, user, pass, passlen, err, errlen);
 }
 
 void
@@ -720,8 +763,9 @@ directory_list(struct directory *d, const char *address, struct dir_list *r)
 	return DIR_FOUND;
 }
 
-int
-directory_mailboxes(struct directory *d, const char *domain,
+/* addresses - the sorted addresses of one kind in domain ("" / NULL: all). */
+static int
+addresses(struct directory *d, int kind, const char *domain,
     struct dir_strv *sv_r)
 {
 	char key[DIR_DOMAIN_MAX + 1];
@@ -732,13 +776,34 @@ directory_mailboxes(struct directory *d, const char *domain,
 	if (domain != NULL && domain[0] != '\0' &&
 	    dir_normalize_domain(domain, key) < 0)
 		return DIR_OK;
-	rc = count(d, d->be->mailboxes(d->ctx, key, sv_r));
+	rc = count(d, d->be->addresses(d->ctx, kind, key, sv_r));
 	if (rc < 0) {
 		dir_strv_free(sv_r);
 		return DIR_TEMPFAIL;
 	}
 	dir_strv_sort(sv_r);
 	return DIR_OK;
+}
+
+int
+directory_mailboxes(struct directory *d, const char *domain,
+    struct dir_strv *sv_r)
+{
+	return addresses(d, DIR_KIND_MAILBOX, domain, sv_r);
+}
+
+int
+directory_aliases(struct directory *d, const char *domain,
+    struct dir_strv *sv_r)
+{
+	return addresses(d, DIR_KIND_ALIAS, domain, sv_r);
+}
+
+int
+directory_lists(struct directory *d, const char *domain,
+    struct dir_strv *sv_r)
+{
+	return addresses(d, DIR_KIND_LIST, domain, sv_r);
 }
 
 int

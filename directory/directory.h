@@ -108,6 +108,15 @@ struct directory;	/* opaque, thread safe */
  * Returns a handle (caller closes it), or NULL with a message in err. */
 struct directory *directory_open(const struct conf *c, unsigned int flags,
     char *err, size_t errlen);
+/* Like directory_open(c, DIR_OPEN_ADMIN, ...), but every connection binds
+ * as the mailbox user (mail=USER,ou=people,BASE) with pass (copied, wiped
+ * at close) instead of a configured DN: slapd's ACLs then decide what the
+ * writes may change (gmsadm --as, delegated administration).  The password
+ * is not checked here (use directory_authenticate first); a wrong one
+ * makes every operation DIR_TEMPFAIL with "bind failed" in the log.
+ * Returns a handle or NULL with a message in err. */
+struct directory *directory_open_as(const struct conf *c, const char *user,
+    const char *pass, size_t passlen, char *err, size_t errlen);
 /* Close every connection, wipe the credentials, free; *dp becomes NULL. */
 void directory_close(struct directory **dp);
 /* Connect (if needed) and check that the server answers.
@@ -348,6 +357,11 @@ int directory_list(struct directory *d, const char *address,
 /* Mailboxes of one domain (""/NULL: all), sorted.  On DIR_OK the caller
  * frees *sv_r with dir_strv_free.  Returns DIR_OK or DIR_TEMPFAIL. */
 int directory_mailboxes(struct directory *d, const char *domain,
+    struct dir_strv *sv_r);
+/* Aliases / lists of one domain (""/NULL: all), sorted; as above. */
+int directory_aliases(struct directory *d, const char *domain,
+    struct dir_strv *sv_r);
+int directory_lists(struct directory *d, const char *domain,
     struct dir_strv *sv_r);
 /* Domains of one institution (""/NULL: all), sorted; as above. */
 int directory_domains(struct directory *d, const char *institution,

@@ -174,7 +174,7 @@ release(struct lctx *x, struct lpool *p, int i)
 {
 	pthread_mutex_lock(&x->mtx);
 	p->busy[i] = false;
-	pthread_cond_signal(&x->cv);
+	pthread_cond_broadcast(&x->cv);	/* both pools share cv */
 	pthread_mutex_unlock(&x->mtx);
 }
 
@@ -382,7 +382,7 @@ op_search(struct lctx *x, LDAP *ld, void *arg)
 			if (s->each != NULL)
 				s->each(ld, e, s->arg);
 		}
-		if (rc == LDAP_SIZELIMIT_EXCEEDED)
+		if (rc == LDAP_SIZELIMIT_EXCEEDED && s->sizelimit == 0)
 			log_warnx("directory: size limit reached filter=%.200s",
 			    s->filter);
 		rc = LDAP_SUCCESS;
@@ -706,7 +706,7 @@ each_value(LDAP *ld, LDAPMessage *e, void *arg)
 }
 
 static int
-l_mailboxes(void *ctx, const char *domain, struct dir_strv *sv)
+l_addresses(void *ctx, int kind, const char *domain, struct dir_strv *sv)
 {
 	struct lctx *x = ctx;
 	struct buf base = BUF_INIT(LDAP_DN_MAX), filt = BUF_INIT(LDAP_FILTER_MAX);
@@ -715,8 +715,10 @@ l_mailboxes(void *ctx, const char *domain, struct dir_strv *sv)
 	struct search s;
 	int rc = DIR_TEMPFAIL;
 
-	if (ou_base(x, &base, "people") < 0 ||
-	    buf_puts(&filt, "(&(objectClass=gmsMailbox)") < 0)
+	if (ou_base(x, &base, kind == DIR_KIND_MAILBOX ? "people" :
+	    kind == DIR_KIND_ALIAS ? "aliases" : "lists") < 0 ||
+	    buf_printf(&filt, "(&(objectClass=%s)", kind == DIR_KIND_MAILBOX ?
+	    "gmsMailbox" : kind == DIR_KIND_ALIAS ? "gmsAlias" : "gmsList") < 0)
 		goto out;
 	if (domain[0] != '\0' && (buf_puts(&filt, "(mail=*@") < 0 ||
 	    dir_escape_filter(&filt, domain, strlen(domain)) < 0 ||
@@ -1387,7 +1389,7 @@ const struct dir_backend dir_backend_ldap = {
 	.entry = l_entry,
 	.authenticate = l_authenticate,
 	.change_password = l_change_password,
-	.mailboxes = l_mailboxes,
+	.addresses = l_addresses,
 	.domains = l_domains,
 	.institution_put = l_institution_put,
 	.domain_put = l_domain_put,

@@ -570,7 +570,7 @@ s_change_password(void *ctx, const char *addr, const char *oldpass,
 }
 
 static int
-s_mailboxes(void *ctx, const char *domain, struct dir_strv *sv)
+s_addresses(void *ctx, int kind, const char *domain, struct dir_strv *sv)
 {
 	struct sctx *x = ctx;
 	size_t i;
@@ -579,7 +579,7 @@ s_mailboxes(void *ctx, const char *domain, struct dir_strv *sv)
 	for (i = 0; i < x->nent; i++) {
 		const char *at = strrchr(x->ent[i].address, '@');
 
-		if (x->ent[i].kind != DIR_KIND_MAILBOX)
+		if (x->ent[i].kind != kind)
 			continue;
 		if (domain[0] != '\0' && strcmp(at + 1, domain) != 0)
 			continue;
@@ -824,7 +824,7 @@ const struct dir_backend dir_backend_static = {
 	.entry = s_entry,
 	.authenticate = s_authenticate,
 	.change_password = s_change_password,
-	.mailboxes = s_mailboxes,
+	.addresses = s_addresses,
 	.domains = s_domains,
 	.institution_put = s_institution_put,
 	.domain_put = s_domain_put,

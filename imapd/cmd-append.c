@@ -53,8 +53,16 @@ p_one(struct imapd_session *s, struct imap_parser *p, struct spool_append *a)
 		a->internal_date = (time_t)t;
 		a->tz_offset = p->tz_minutes;
 	}
-	if (imap_p_literal_data(p, true, (const char **)&a->data, &a->len,
-	    &lit8) < 0)
+	if (cur_match_ci(&p->c, "UTF8 (")) {
+		/* RFC 6855: "UTF8" SP "(" literal8 ")" after ENABLE. */
+		if (!(s->enabled & IMAPD_EN_UTF8))
+			return imap_p_fail(p, IMAP_CODE_CLIENTBUG,
+			    "UTF8 APPEND needs ENABLE UTF8=ACCEPT");
+		if (imap_p_literal_data(p, true, (const char **)&a->data,
+		    &a->len, &lit8) < 0 || imap_p_expect(p, ')') < 0)
+			return -1;
+	} else if (imap_p_literal_data(p, true, (const char **)&a->data,
+	    &a->len, &lit8) < 0)
 		return -1;
 	if (a->len == 0)
 		return imap_p_fail(p, IMAP_CODE_CLIENTBUG, "Empty message");

@@ -32,7 +32,8 @@ imapd_capabilities(const struct imapd_session *s, struct buf *b)
 	    " UIDPLUS MOVE CHILDREN SPECIAL-USE CREATE-SPECIAL-USE"
 	    " LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE QRESYNC"
 	    " ESEARCH SEARCHRES BINARY MULTIAPPEND UTF8=ACCEPT"
-	    " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE WITHIN");
+	    " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE WITHIN"
+	    " SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
 	limit = imapd_spool != NULL ? spool_append_limit(imapd_spool) : 0;
 	if (limit == 0 || limit > (uint64_t)conf_int(s->conf,
 	    "imapd.literal_max"))

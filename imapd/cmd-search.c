@@ -615,6 +615,81 @@ resolve_sets(struct sctx *x, struct skey *k)
 	}
 }
 
+/* search_run - parse the keys to the end and evaluate them. */
+static int
+search_run(struct sctx *x, struct imap_parser *p, uint32_t **idx_r,
+    size_t *n_r)
+{
+	struct imapd_session *s = x->s;
+	struct skey *prog;
+	size_t count, i, n = 0;
+	uint32_t *idx;
+
+	if (p_keys_and(x, p, &prog, false) < 0 || imap_p_eol(p) < 0)
+		return -1;
+	if (x->has_modseq)
+		s->enabled |= IMAPD_EN_CONDSTORE;
+	resolve_sets(x, prog);
+	buf_init(&x->hdr, 16 * 1024 * 1024);
+	buf_init(&x->text, SEARCH_TEXT_MAX);
+	count = spool_view_count(s->sel->view);
+	idx = arena_alloc(&s->arena, (count + 1) * sizeof(*idx));
+	for (i = 0; i < count; i++) {
+		x->idx = i;
+		x->m = spool_view_msg(s->sel->view, i);
+		x->hdr_loaded = x->text_loaded = false;
+		if (eval(x, prog))
+			idx[n++] = (uint32_t)i;
+		if (x->cache_loaded) {
+			spool_cache_free(&x->cache);
+			x->cache_loaded = false;
+		}
+		if (x->text.cap > 1024 * 1024)
+			buf_free(&x->text);
+	}
+	buf_free(&x->hdr);
+	buf_free(&x->text);
+	*idx_r = idx;
+	*n_r = n;
+	return 0;
+}
+
+int
+imapd_search_match(struct imapd_session *s, struct imap_parser *p,
+    uint32_t **idx_r, size_t *n_r)
+{
+	struct sctx x;
+
+	memset(&x, 0, sizeof(x));
+	x.s = s;
+	return search_run(&x, p, idx_r, n_r);
+}
+
+int
+imapd_read_header(struct imapd_session *s, uint32_t uid, struct buf *out)
+{
+	struct sctx x;
+	int r;
+
+	memset(&x, 0, sizeof(x));
+	x.s = s;
+	x.m = NULL;
+	buf_reset(out);
+	{
+		ssize_t i = spool_view_find(s->sel->view, uid);
+
+		if (i < 0)
+			return -1;
+		x.m = spool_view_msg(s->sel->view, (size_t)i);
+	}
+	x.hdr = *out;
+	r = load_header(&x) ? 0 : -1;
+	*out = x.hdr;
+	if (x.cache_loaded)
+		spool_cache_free(&x.cache);
+	return r;
+}
+
 #define RET_MIN		0x01
 #define RET_MAX		0x02
 #define RET_ALL		0x04
@@ -625,13 +700,13 @@ int
 cmd_search(struct imapd_session *s, struct imap_parser *p)
 {
 	struct sctx x;
-	struct skey *prog;
 	struct buf out = BUF_INIT(0);
 	struct spool_uidlist res = { NULL, 0, 0 };
 	bool esearch = false;
 	unsigned int ret = 0;
 	uint64_t maxmod = 0;
-	size_t count, i;
+	uint32_t *idx;
+	size_t nidx, i;
 	char *name;
 
 	memset(&x, 0, sizeof(x));
@@ -666,6 +741,11 @@ cmd_search(struct imapd_session *s, struct imap_parser *p)
 		if (ret == 0)
 			ret = RET_ALL;
 	}
+	/* IMAP4rev2 answers every SEARCH with ESEARCH (RFC 9051 6.4.4). */
+	if (!esearch && (s->enabled & IMAPD_EN_IMAP4REV2)) {
+		esearch = true;
+		ret = RET_ALL;
+	}
 	if (cur_match_ci(&p->c, "CHARSET ")) {
 		size_t len;
 
@@ -676,33 +756,16 @@ cmd_search(struct imapd_session *s, struct imap_parser *p)
 			return cmd_no(s, "BADCHARSET (UTF-8 US-ASCII)",
 			    "Unsupported charset");
 	}
-	if (p_keys_and(&x, p, &prog, false) < 0 || imap_p_eol(p) < 0)
+	if (search_run(&x, p, &idx, &nidx) < 0)
 		return CMD_BAD;
-	if (x.has_modseq)
-		s->enabled |= IMAPD_EN_CONDSTORE;
-	resolve_sets(&x, prog);
-	buf_init(&x.hdr, 16 * 1024 * 1024);
-	buf_init(&x.text, SEARCH_TEXT_MAX);
-	count = spool_view_count(s->sel->view);
-	for (i = 0; i < count; i++) {
-		x.idx = i;
-		x.m = spool_view_msg(s->sel->view, i);
-		x.hdr_loaded = x.text_loaded = false;
-		if (eval(&x, prog)) {
-			spool_uidlist_add(&res, s->uid || (ret & RET_SAVE) ?
-			    x.m->uid : (uint32_t)i + 1);
-			if (x.m->modseq > maxmod)
-				maxmod = x.m->modseq;
-		}
-		if (x.cache_loaded) {
-			spool_cache_free(&x.cache);
-			x.cache_loaded = false;
-		}
-		if (x.text.cap > 1024 * 1024)
-			buf_free(&x.text);
+	for (i = 0; i < nidx; i++) {
+		const struct spool_msg *m = spool_view_msg(s->sel->view, idx[i]);
+
+		spool_uidlist_add(&res, s->uid || (ret & RET_SAVE) ? m->uid :
+		    idx[i] + 1);
+		if (m->modseq > maxmod)
+			maxmod = m->modseq;
 	}
-	buf_free(&x.hdr);
-	buf_free(&x.text);
 	if (ret & RET_SAVE) {
 		free(s->saved);
 		s->saved = xreallocarray(NULL, res.n + 1, sizeof(uint32_t));

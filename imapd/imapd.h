@@ -265,6 +265,35 @@ int fetch_qp_decode(struct buf *out, const char *p, size_t n);
  * when the data is not base64. */
 int fetch_b64_decode(struct buf *out, const char *p, size_t n);
 
+
+/* ------------------------------------------------------------------ */
+/* Header fields for SORT and THREAD (msghdr.c). */
+/* The first field named field, unfolded and trimmed, into out.  Returns
+ * 1 when found, 0 when not. */
+int msghdr_get(const char *hdr, size_t len, const char *field,
+    struct buf *out);
+/* The RFC 5256 base subject (prefixes "Re:", "Fwd:", "[blob]" and the
+ * "(fwd)" trailer removed, whitespace collapsed), upper-cased. */
+void msghdr_base_subject(const char *subj, size_t len, struct buf *out);
+/* The mailbox (local part) of the first address, upper-cased. */
+void msghdr_first_mailbox(const char *v, size_t len, struct buf *out);
+/* An RFC 5322 date as seconds since the epoch (UTC); INT64_MIN when it
+ * cannot be read. */
+int64_t msghdr_date(const char *v, size_t len);
+
+/* Search (cmd-search.c), shared with SORT and THREAD: parse the search
+ * keys to the end of the command and return the view indexes that match,
+ * ascending, in the arena.  Returns 0, or -1 on a syntax error. */
+int imapd_search_match(struct imapd_session *s, struct imap_parser *p,
+    uint32_t **idx_r, size_t *n_r);
+/* THREAD=REFERENCES (thread-refs.c) over the view indexes idx: the whole
+ * "* THREAD ..." line into out.  Returns 0. */
+int imapd_thread_references(struct imapd_session *s, const uint32_t *idx,
+    size_t n, struct buf *out);
+/* The header block of a message of the view into out (bounded). */
+int imapd_read_header(struct imapd_session *s, uint32_t uid,
+    struct buf *out);
+
 /* ------------------------------------------------------------------ */
 /* Configuration (imapd.c). */
 extern const struct conf_def imapd_conf_table[];
@@ -494,5 +523,7 @@ int cmd_idle(struct imapd_session *s, struct imap_parser *p);
 int cmd_getquota(struct imapd_session *s, struct imap_parser *p);
 int cmd_getquotaroot(struct imapd_session *s, struct imap_parser *p);
 int cmd_setquota(struct imapd_session *s, struct imap_parser *p);
+int cmd_sort(struct imapd_session *s, struct imap_parser *p);
+int cmd_thread(struct imapd_session *s, struct imap_parser *p);
 
 #endif /* GMS_IMAPD_H */

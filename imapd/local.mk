@@ -12,7 +12,8 @@ imapd_libimapd_a_SOURCES = \
 	imapd/seqset.c \
 	imapd/mutf7.c \
 	imapd/fetch-section.c \
-	imapd/respond.c
+	imapd/respond.c \
+	imapd/msghdr.c
 
 sbin_PROGRAMS += imapd/gms-imapd
 imapd_gms_imapd_SOURCES = \
@@ -41,6 +42,8 @@ imapd_gms_imapd_SOURCES = \
 	imapd/cmd-rename.c \
 	imapd/cmd-search.c \
 	imapd/cmd-select.c \
+	imapd/cmd-sort.c \
+	imapd/thread-refs.c \
 	imapd/cmd-starttls.c \
 	imapd/cmd-status.c \
 	imapd/cmd-store.c \
@@ -59,7 +62,8 @@ tests_unit_test_imap_parser_LDADD = imapd/libimapd.a $(LIBGMS_LIBS)
 FUZZ_IMAP_SRCS = $(top_srcdir)/imapd/arena.c $(top_srcdir)/imapd/reader.c \
 	$(top_srcdir)/imapd/parser.c $(top_srcdir)/imapd/seqset.c \
 	$(top_srcdir)/imapd/mutf7.c $(top_srcdir)/imapd/fetch-section.c \
-	$(top_srcdir)/imapd/respond.c $(top_srcdir)/lib/conn.c \
+	$(top_srcdir)/imapd/respond.c $(top_srcdir)/imapd/msghdr.c \
+	$(top_srcdir)/lib/conn.c \
 	$(top_srcdir)/lib/tls.c $(top_srcdir)/lib/base64.c \
 	$(top_srcdir)/lib/xmalloc.c \
 	$(top_srcdir)/lib/str.c $(top_srcdir)/lib/buf.c $(top_srcdir)/lib/log.c

@@ -64,6 +64,10 @@ const struct imapd_cmd imapd_commands[] = {
 					CMDF_NOEXPUNGE },
 	{ "STORE",	cmd_store,	CMDF_AUTH | CMDF_SELECTED | CMDF_UID |
 					CMDF_NOEXPUNGE },
+	{ "SORT",	cmd_sort,	CMDF_AUTH | CMDF_SELECTED | CMDF_UID |
+					CMDF_NOEXPUNGE },
+	{ "THREAD",	cmd_thread,	CMDF_AUTH | CMDF_SELECTED | CMDF_UID |
+					CMDF_NOEXPUNGE },
 	{ "COPY",	cmd_copy,	CMDF_AUTH | CMDF_SELECTED | CMDF_UID },
 	{ "MOVE",	cmd_move,	CMDF_AUTH | CMDF_SELECTED | CMDF_UID },
 	{ NULL,		NULL,		0 }

@@ -20,7 +20,7 @@ import sys
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 PAGE = os.path.join(TOP, "man", "gms.conf.5")
 # Module folders in the order of the manual.
-FOLDERS = ["lib", "spool", "directory", "smtpd", "imapd", "admin"]
+FOLDERS = ["lib", "spool", "directory", "smtpd", "relay", "imapd", "admin"]
 MODULE_ORDER = ["log", "server", "tls", "spool", "directory", "smtpd",
                 "relay", "dkim", "imapd", "admin"]
 MACROS = {"SYSCONFDIR": "/etc", "LOCALSTATEDIR": "/var"}
@@ -40,8 +40,27 @@ MODULE_TITLE = {
 
 
 def strip_comments(src):
-    src = re.sub(r"/\*.*?\*/", " ", src, flags=re.S)
-    return re.sub(r"//[^\n]*", " ", src)
+    """Remove C comments, leaving string literals alone."""
+    out, i, n = [], 0, len(src)
+    while i < n:
+        c = src[i]
+        if c == '"' or c == "'":
+            j = i + 1
+            while j < n and src[j] != c:
+                j += 2 if src[j] == "\\" else 1
+            out.append(src[i:j + 1])
+            i = j + 1
+        elif src.startswith("/*", i):
+            j = src.find("*/", i + 2)
+            i = n if j < 0 else j + 2
+            out.append(" ")
+        elif src.startswith("//", i):
+            j = src.find("\n", i)
+            i = n if j < 0 else j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
 
 
 def split_top(body):

@@ -43,7 +43,7 @@ const struct conf_def smtpd_conf_table[] = {
 	  "recipients per message (LIMITS RCPTMAX)" },
 	{ "smtpd.max_transactions", CONF_INT, "50", 1, 100000, NULL,
 	  "mail transactions per session (LIMITS MAILMAX)" },
-	{ "smtpd.max_errors", CONF_INT, "10", 1, 1000, NULL,
+	{ "smtpd.max_errors", CONF_INT, "20", 1, 1000, NULL,
 	  "error replies before the session is closed" },
 	{ "smtpd.max_junk", CONF_INT, "50", 1, 10000, NULL,
 	  "NOOP, VRFY, EXPN, HELP and unknown commands before closing" },

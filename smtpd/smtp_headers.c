@@ -170,7 +170,21 @@ smtp_header_get(const char *msg, size_t len, const char *name, char *dst,
 }
 
 int
-smtp_from_domain(const char *value, char *dst, size_t dstlen)
+smtp_header_count(const char *msg, size_t len, const char *name)
+{
+	size_t off = 0, n, vs;
+	int count = 0;
+
+	while ((n = field_len(msg + off, len - off)) > 0) {
+		if (name_is(msg + off, n, name, &vs))
+			count++;
+		off += n;
+	}
+	return count;
+}
+
+int
+smtp_from_address(const char *value, char *dst, size_t dstlen)
 {
 	struct cursor c;
 	const char *addr = NULL, *at = NULL;
@@ -226,9 +240,9 @@ smtp_from_domain(const char *value, char *dst, size_t dstlen)
 	if (inq || inangle || groups > 0)
 		return 0;
 	if (addr == NULL) {
-		/* A bare addr-spec: trim blanks. */
+		/* A bare addr-spec: trim blanks, drop a trailing comment. */
 		addr = start;
-		addrlen = strlen(start);
+		addrlen = strcspn(start, "(");
 		while (addrlen > 0 && (*addr == ' ' || *addr == '\t')) {
 			addr++;
 			addrlen--;
@@ -240,13 +254,36 @@ smtp_from_domain(const char *value, char *dst, size_t dstlen)
 	for (i = 0; i < addrlen; i++)
 		if (addr[i] == '@')
 			at = addr + i;
-	if (at == NULL)
+	if (at == NULL || at == addr)
 		return 0;
 	n = addrlen - (size_t)(at + 1 - addr);
-	if (n == 0 || n >= dstlen || !smtp_domain_valid(at + 1, n, true))
+	if (n == 0 || addrlen >= dstlen || !smtp_domain_valid(at + 1, n, true))
 		return 0;
-	memcpy(dst, at + 1, n);
-	dst[n] = '\0';
-	gms_lowercase(dst);
+	/* The local part: printable, no blanks (quoted forms are refused). */
+	for (i = 0; addr + i < at; i++)
+		if ((unsigned char)addr[i] <= ' ' || addr[i] == 0x7f ||
+		    addr[i] == '"' || addr[i] == '<' || addr[i] == '>')
+			return 0;
+	memcpy(dst, addr, addrlen);
+	dst[addrlen] = '\0';
+	gms_lowercase(dst + (at + 1 - addr));
+	return 1;
+}
+
+int
+smtp_from_domain(const char *value, char *dst, size_t dstlen)
+{
+	char addr[SMTP_PATH_MAX + 1];
+	const char *at;
+
+	if (dstlen == 0)
+		return 0;
+	dst[0] = '\0';
+	if (smtp_from_address(value, addr, sizeof(addr)) != 1)
+		return 0;
+	at = strrchr(addr, '@');
+	if (strlen(at + 1) >= dstlen)
+		return 0;
+	memcpy(dst, at + 1, strlen(at + 1) + 1);
 	return 1;
 }

@@ -122,6 +122,11 @@ struct smtp_sess {
 	bool			 accept_8bit_headers;
 };
 
+/* AUTH commands in one session before it is closed. */
+#define SMTP_AUTH_TRIES	5
+/* Longest AUTH command line (RFC 4954 4: 12288 octets). */
+#define SMTP_AUTH_LINE	12288
+
 /* Command flags, checked by the dispatcher. */
 #define CMD_F_PRETLS	0x01	/* allowed before TLS where TLS is required */
 #define CMD_F_NEEDAUTH	0x02	/* needs AUTH where AUTH is required */
@@ -183,9 +188,11 @@ smtp_cmd_stats_log(void)
 	size_t i;
 
 	for (i = 0; i < GMS_NELEM(smtp_cmds); i++)
-		log_info("event=command_stats verb=%s count=%lu",
-		    smtp_cmds[i].verb ? smtp_cmds[i].verb : "(unknown)",
-		    __atomic_load_n(&smtp_cmds[i].count, __ATOMIC_RELAXED));
+		if (__atomic_load_n(&smtp_cmds[i].count, __ATOMIC_RELAXED) > 0)
+			log_info("event=command_stats verb=%s count=%lu",
+			    smtp_cmds[i].verb ? smtp_cmds[i].verb : "(unknown)",
+			    __atomic_load_n(&smtp_cmds[i].count,
+			    __ATOMIC_RELAXED));
 }
 
 static void
@@ -511,7 +518,10 @@ cmd_auth(struct smtp_sess *ss, const char *arg, size_t len)
 		reply(ss, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
 		return 0;
 	}
-	ss->nauth++;
+	if (++ss->nauth > SMTP_AUTH_TRIES) {
+		reply(ss, "421 4.7.0 Too many AUTH attempts, closing");
+		return -1;
+	}
 	smtp_enter_state(ss, SMTP_STATE_AUTH);
 	g = gsasl_new("smtp", ss->s, auth_checkpass, &ac);
 	if (irlen == 1 && ir_p[0] == '=') {
@@ -1104,7 +1114,7 @@ finish_message(struct smtp_sess *ss)
 	size_t len = tx->msg.len, removed;
 	unsigned int e = tx->data.errors;
 	bool eight;
-	char from[1024], dom[SMTP_DOMAIN_MAX + 1];
+	char from[1024], dom[SMTP_DOMAIN_MAX + 1], fromaddr[SMTP_PATH_MAX + 1];
 
 	memset(&ma, 0, sizeof(ma));
 	if (e & SMTP_DATA_ERR_SIZE) {
@@ -1139,15 +1149,39 @@ finish_message(struct smtp_sess *ss)
 		reply(ss, "554 5.6.7 Non-ASCII header fields require SMTPUTF8");
 		goto out;
 	}
+	/* Exactly one From address (RFC 5322 3.6): DMARC and the sender
+	 * restriction both hang on it, so a message that hides it behind a
+	 * second field or an unparsable value is refused (RFC 7489 6.6.1). */
+	if (smtp_header_count(msg, len, "From") != 1 ||
+	    smtp_header_get(msg, len, "From", from, sizeof(from)) != 1 ||
+	    smtp_from_address(from, fromaddr, sizeof(fromaddr)) != 1) {
+		reply(ss, "550 5.7.1 Message must have exactly one valid From "
+		    "address");
+		goto out;
+	}
+	(void)smtp_from_domain(from, dom, sizeof(dom));
+	if (ss->user != NULL) {
+		int r = directory_may_send_as(smtpd_ctx.dir, ss->user, fromaddr);
+
+		if (r < 0) {
+			reply(ss, "451 4.4.3 Directory unavailable, try again "
+			    "later");
+			goto out;
+		}
+		if (r == 0) {
+			log_info("event=sender_refused tx=%s user=%s header_from=%s",
+			    tx->id, esc(ss->user), esc(fromaddr));
+			reply(ss, "553 5.7.1 From address not owned by you");
+			goto out;
+		}
+	}
 	if (ss->user == NULL && ss->s->kind == SMTP_KIND_MTA) {
 		ma.checked = true;
 		if (smtpd_ctx.dkim_ready &&
 		    conf_bool(ss->conf, "smtpd.dkim_verify"))
 			ma.nsigs = smtp_dkim_verify(msg, len, ma.sigs,
 			    SMTP_DKIM_MAXSIGS);
-		if (smtp_header_get(msg, len, "From", from, sizeof(from)) == 1 &&
-		    smtp_from_domain(from, dom, sizeof(dom)) == 1)
-			gms_strlcpy(ma.from_domain, dom, sizeof(ma.from_domain));
+		gms_strlcpy(ma.from_domain, dom, sizeof(ma.from_domain));
 		ma.dmarc = SMTP_AR_NONE;
 		ma.action = SMTP_DMARC_ACCEPT;
 		if (ma.from_domain[0] != '\0' &&
@@ -1167,12 +1201,13 @@ finish_message(struct smtp_sess *ss)
 	}
 	/* The stored message: our trace fields, then the client's. */
 	if (ss->user != NULL && conf_bool(ss->conf, "smtpd.dkim_sign") &&
-	    smtpd_ctx.dkim_ready && !tx->from.null) {
+	    smtpd_ctx.dkim_ready) {
 		struct dir_domain dd;
 		int r;
 
-		r = directory_domain(smtpd_ctx.dir, tx->from.domain, &dd);
-		if (r == DIR_FOUND && smtp_dkim_sign(ss->conf, tx->from.domain,
+		/* Sign for the From domain: the one DMARC aligns with. */
+		r = directory_domain(smtpd_ctx.dir, dom, &dd);
+		if (r == DIR_FOUND && smtp_dkim_sign(ss->conf, dom,
 		    dd.dkim_selector, filtered.data ? filtered.data : "",
 		    filtered.len, &final) < 0) {
 			reply(ss, "451 4.3.0 Signing failed, try again later");
@@ -1561,7 +1596,8 @@ smtp_serve(struct session *s)
 	for (;;) {
 		/* conn flushes held replies before it blocks for input, so a
 		 * pipelined group gets its replies in one write. */
-		r = conn_getline(ss->c, &l, ss->max_line);
+		r = conn_getline(ss->c, &l, ss->max_line < SMTP_AUTH_LINE ?
+		    SMTP_AUTH_LINE : ss->max_line);
 		if (r == CONN_TIMEOUT) {
 			reply(ss, "421 4.4.2 %s Timeout, closing", ss->hostname);
 			break;
@@ -1573,7 +1609,8 @@ smtp_serve(struct session *s)
 		}
 		if (r != CONN_OK || l.end == LINE_NONE)
 			break;
-		if (l.too_long)
+		if (l.too_long || (l.len > ss->max_line &&
+		    gms_strncasecmp(l.data, "AUTH ", 5) != 0))
 			reply(ss, "500 5.5.2 Line too long");
 		else if (l.has_nul)
 			reply(ss, "500 5.5.2 NUL character not allowed");

@@ -182,9 +182,14 @@ int smtp_headers_filter(const char *msg, size_t len, const char *authserv_id,
  * Returns 1 found, 0 not found (dst = ""). */
 int smtp_header_get(const char *msg, size_t len, const char *name,
     char *dst, size_t dstlen);
-/* Extract the domain of the first address in a From: value into dst
- * (lowercased).  Returns 1, or 0 when there is no single parsable
- * address (no domain, several From addresses). */
+/* How many header fields named name (case-insensitive) msg has. */
+int smtp_header_count(const char *msg, size_t len, const char *name);
+/* Extract the one address of a From: value ("Name <a@b>" or "a@b") into
+ * dst, the domain lowercased.  Returns 1, or 0 when there is no single
+ * parsable address (no domain, several addresses, a group, a quoted or
+ * blank local part, too long for dst). */
+int smtp_from_address(const char *value, char *dst, size_t dstlen);
+/* The same, giving only the domain (lowercased). */
 int smtp_from_domain(const char *value, char *dst, size_t dstlen);
 
 /* ------------------------------------------------------------------ */

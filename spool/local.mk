@@ -22,3 +22,18 @@ TESTS += tests/unit/test-spool
 tests_unit_test_spool_SOURCES = tests/unit/test-spool.c \
 	tests/unit/test-spool-common.h tests/unit/unit.h
 tests_unit_test_spool_LDADD = $(SPOOL_LIBS)
+
+check_PROGRAMS += tests/unit/test-spool-mime
+TESTS += tests/unit/test-spool-mime
+tests_unit_test_spool_mime_SOURCES = tests/unit/test-spool-mime.c tests/unit/unit.h
+tests_unit_test_spool_mime_CPPFLAGS = $(AM_CPPFLAGS) -DGMS_SRCDIR='"$(abs_top_srcdir)"'
+tests_unit_test_spool_mime_LDADD = $(SPOOL_LIBS)
+EXTRA_DIST += tests/mime
+
+# The crash test (tests/crash/): children killed with SIGKILL at random
+# moments while they deliver, append, flag and expunge; bounded time.
+check_PROGRAMS += tests/crash/crash
+TESTS += tests/crash/crash
+tests_crash_crash_SOURCES = tests/crash/crash.c \
+	tests/unit/test-spool-common.h tests/unit/unit.h
+tests_crash_crash_LDADD = $(SPOOL_LIBS)

@@ -27,6 +27,7 @@
 #define GMS_SPOOL_PRIVATE_H
 
 #include <pthread.h>
+#include <string.h>
 #include <db.h>
 
 #include "spool/spool.h"
@@ -147,6 +148,11 @@ typedef int (*spool_txn_fn)(struct spool *sp, DB_TXN *txn, void *arg);
 int spool_txn(struct spool *sp, unsigned flags, spool_txn_fn fn, void *arg);
 /* Fill *out with fresh random bytes (getrandom). */
 void spool_random(void *out, size_t n);
+
+/* A buffer for zero-length partial reads (existence probes): with
+ * DB_THREAD every DBT needs a memory flag. */
+extern char spool_partial_none[1];
+#define partial_none spool_partial_none
 
 /* Key helpers. */
 static inline void put_be32(unsigned char *p, uint32_t v)

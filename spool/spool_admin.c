@@ -37,7 +37,8 @@ count_keys(struct spool *sp, DB_TXN *txn, int dbi, uint64_t *n_r)
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	k.flags = DB_DBT_REALLOC;
-	d.flags = DB_DBT_PARTIAL;
+	d.data = partial_none;
+	d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
 	while ((ret = c->get(c, &k, &d, DB_NEXT)) == 0)
 		n++;
 	free(k.data);
@@ -420,7 +421,8 @@ verify_txn(struct spool *sp, DB_TXN *txn, void *arg)
 				put_be32(bk + 8, ch);
 				dbt_init(&k2, bk, sizeof(bk));
 				memset(&d2, 0, sizeof(d2));
-				d2.flags = DB_DBT_PARTIAL;
+				d2.data = partial_none;
+				d2.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
 				ret = sp->db[DBI_BODIES]->get(sp->db[DBI_BODIES],
 				    txn, &k2, &d2, 0);
 				if (ret == DB_NOTFOUND) {
@@ -454,12 +456,19 @@ verify_txn(struct spool *sp, DB_TXN *txn, void *arg)
 				    (unsigned long long)body, h.refcount,
 				    (unsigned long long)refs);
 				if (a->repair) {
+					/* Whole record, as spool_body_ref. */
+					dbt_malloc(&d2);
+					dbt_init(&k2, &body, sizeof(body));
+					ret = sp->db[DBI_MSGS]->get(
+					    sp->db[DBI_MSGS], txn, &k2, &d2, 0);
+					if (ret != 0)
+						goto dberr;
 					h.refcount = (uint32_t)refs;
-					d2 = d;
-					d2.size = sizeof(h);
-					d2.flags = DB_DBT_PARTIAL;
-					if ((ret = c->put(c, &k, &d2,
-					    DB_CURRENT)) != 0)
+					memcpy(d2.data, &h, sizeof(h));
+					d2.flags = 0;
+					ret = c->put(c, &k, &d2, DB_CURRENT);
+					free(d2.data);
+					if (ret != 0)
 						goto dberr;
 					r->repaired++;
 				}
@@ -690,9 +699,11 @@ spool_restore(const char *backup_dir, const char *spool_dir)
 		(void)mkdir(dst, 0700);
 	if ((ret = db_env_create(&env, 0)) != 0)
 		return spool_dberr(NULL, ret, "db_env_create");
+	/* No DB_REGISTER here: catastrophic recovery needs the directory to
+	 * itself (the contract of this call), and Berkeley DB refuses the
+	 * combination. */
 	ret = env->open(env, spool_dir, DB_CREATE | DB_INIT_TXN |
-	    DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER |
-	    DB_RECOVER_FATAL, 0600);
+	    DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_RECOVER_FATAL, 0600);
 	if (ret != 0) {
 		log_errorx("spool: catastrophic recovery in %s: %s", spool_dir,
 		    db_strerror(ret));

@@ -68,6 +68,8 @@ const struct conf_def spool_conf_table[] = {
 	{ NULL, 0, NULL, 0, 0, NULL, NULL },
 };
 
+char spool_partial_none[1];
+
 static const char *const db_files[DBI_COUNT] = {
 	"meta.db", "users.db", "uquota.db", "names.db", "mbox.db",
 	"keywords.db", "index.db", "changes.db", "msgs.db", "bodies.db",
@@ -275,6 +277,15 @@ errcall(const DB_ENV *env, const char *pfx, const char *msg)
 	log_warnx("spool: bdb: %s", msg);
 }
 
+/* msgcall - Berkeley DB's informational messages (failchk cleaning up
+ * after a dead process) go to the log at info level. */
+static void
+msgcall(const DB_ENV *env, const char *msg)
+{
+	(void)env;
+	log_info("spool: bdb: %s", msg);
+}
+
 /* env_open - create and open the environment and the databases. */
 static int
 env_open(struct spool *sp)
@@ -287,6 +298,7 @@ env_open(struct spool *sp)
 	if ((ret = db_env_create(&env, 0)) != 0)
 		return spool_dberr(sp, ret, "db_env_create");
 	env->set_errcall(env, errcall);
+	env->set_msgcall(env, msgcall);
 	(void)env->set_cachesize(env, (u_int32_t)(s->cache_size >> 30),
 	    (u_int32_t)(s->cache_size & ((1U << 30) - 1)), 1);
 	(void)env->set_lg_bsize(env, s->log_buffer_size);
@@ -324,6 +336,14 @@ env_open(struct spool *sp)
 	}
 	(void)env->set_flags(env, DB_AUTO_COMMIT, 0);
 	sp->env = env;
+	{
+		char reg[4200];
+
+		/* Berkeley DB creates it 0640; nothing here is for others. */
+		if (gms_snprintf(reg, sizeof(reg), "%s/__db.register",
+		    sp->dir) == 0)
+			(void)chmod(reg, 0600);
+	}
 
 	for (i = 0; i < DBI_COUNT; i++) {
 		DB *db;
@@ -436,14 +456,16 @@ spool_recover(struct spool *sp)
 	return r;
 }
 
-/* maint_main - the maintenance thread: failchk every failchk_interval,
- * checkpoint and log removal every checkpoint_interval, recovery after
- * DB_RUNRECOVERY. */
+/* maint_main - the maintenance thread: every 100 ms the lock detector
+ * expires lock waits older than their timeout (a waiter sleeps on a
+ * mutex and nobody else would wake it), every failchk_interval failchk
+ * frees what dead processes held, every checkpoint_interval a checkpoint
+ * and log removal; recovery after DB_RUNRECOVERY. */
 static void *
 maint_main(void *arg)
 {
 	struct spool *sp = arg;
-	time_t last_ckp = time(NULL);
+	time_t last_ckp = time(NULL), last_fck = 0;
 	sigset_t all;
 
 	sigfillset(&all);
@@ -452,11 +474,15 @@ maint_main(void *arg)
 	pthread_mutex_lock(&sp->maint_mtx);
 	while (!sp->maint_stop) {
 		struct timespec ts;
-		uint32_t wait = sp->set.failchk_interval;
+		time_t now;
 		int ret;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += wait ? wait : 1;
+		ts.tv_nsec += 100 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
 		(void)pthread_cond_timedwait(&sp->maint_cv, &sp->maint_mtx, &ts);
 		if (sp->maint_stop)
 			break;
@@ -464,15 +490,23 @@ maint_main(void *arg)
 
 		if (__atomic_load_n(&sp->broken, __ATOMIC_SEQ_CST))
 			(void)spool_recover(sp);
+		now = time(NULL);
 		pthread_rwlock_rdlock(&sp->envlock);
 		if (sp->env != NULL) {
-			ret = sp->env->failchk(sp->env, 0);
+			ret = sp->env->lock_detect(sp->env, 0, DB_LOCK_EXPIRE,
+			    NULL);
 			if (ret != 0)
-				(void)spool_dberr(sp, ret, "failchk");
-			if (time(NULL) - last_ckp >=
+				(void)spool_dberr(sp, ret, "lock_detect");
+			if (now - last_fck >= (time_t)sp->set.failchk_interval) {
+				ret = sp->env->failchk(sp->env, 0);
+				if (ret != 0)
+					(void)spool_dberr(sp, ret, "failchk");
+				last_fck = now;
+			}
+			if (now - last_ckp >=
 			    (time_t)sp->set.checkpoint_interval) {
 				(void)do_checkpoint(sp, false);
-				last_ckp = time(NULL);
+				last_ckp = now;
 			}
 		}
 		pthread_rwlock_unlock(&sp->envlock);

@@ -617,7 +617,9 @@ part_add(struct mp *mp, uint32_t parent, size_t off)
 	return (uint32_t)mp->nparts++;
 }
 
-/* find_line - is there a boundary delimiter line at ls (start of a line)?
+/* delimiter_at - is there a boundary delimiter line at ls (the start of
+ * a line)?  RFC 2046: "--" boundary ["--"] then only linear whitespace
+ * to the end of the line (so "--b1" never matches a line "--b10").
  * Returns 0 no, 1 delimiter, 2 close delimiter. */
 static int
 delimiter_at(const struct mp *mp, size_t ls, size_t end, const char *bnd,
@@ -625,18 +627,25 @@ delimiter_at(const struct mp *mp, size_t ls, size_t end, const char *bnd,
 {
 	const unsigned char *b = mp->b;
 	size_t p = ls + 2 + blen;
+	int kind = 1;
 
 	if (end - ls < 2 + blen || b[ls] != '-' || b[ls + 1] != '-' ||
 	    memcmp(b + ls + 2, bnd, blen) != 0)
 		return 0;
-	if (end >= p + 2 && b[p] == '-' && b[p + 1] == '-')
-		return 2;
-	/* Only whitespace may follow on the line (lenient: anything). */
-	return 1;
+	if (end >= p + 2 && b[p] == '-' && b[p + 1] == '-') {
+		kind = 2;
+		p += 2;
+	}
+	while (p < end && (b[p] == ' ' || b[p] == '\t'))
+		p++;
+	if (p < end && b[p] != '\r' && b[p] != '\n')
+		return 0;
+	return kind;
 }
 
 static struct node *parse_entity(struct mp *mp, size_t off, size_t end,
-    uint32_t depth, uint32_t parent, bool digest, uint32_t *idx_r);
+    uint32_t depth, uint32_t parent, bool digest, bool headerless,
+    uint32_t *idx_r);
 
 /* parse_multipart - split the body [bs, be) of nd at its boundary. */
 static void
@@ -667,7 +676,7 @@ parse_multipart(struct mp *mp, struct node *nd, uint32_t idx, size_t bs,
 					uint32_t ci;
 					struct node *kid = parse_entity(mp,
 					    part_start, pe, depth + 1, idx,
-					    digest, &ci);
+					    digest, false, &ci);
 
 					if (kid == NULL)
 						break;
@@ -687,7 +696,7 @@ parse_multipart(struct mp *mp, struct node *nd, uint32_t idx, size_t bs,
 		/* No closing delimiter: the last part runs to the end. */
 		uint32_t ci;
 		struct node *kid = parse_entity(mp, part_start, be, depth + 1,
-		    idx, digest, &ci);
+		    idx, digest, false, &ci);
 
 		if (kid != NULL) {
 			nd->kids = xreallocarray(nd->kids, nd->nkids + 1,
@@ -696,10 +705,11 @@ parse_multipart(struct mp *mp, struct node *nd, uint32_t idx, size_t bs,
 		}
 	}
 	if (nd->nkids == 0) {
-		/* No delimiter at all: the whole body is one part. */
+		/* No delimiter at all: the whole body is one part, without
+		 * a header of its own. */
 		uint32_t ci;
 		struct node *kid = parse_entity(mp, bs, be, depth + 1, idx,
-		    digest, &ci);
+		    digest, true, &ci);
 
 		if (kid != NULL) {
 			nd->kids = xcalloc(1, sizeof(*nd->kids));
@@ -725,7 +735,7 @@ make_opaque(struct node *nd)
 /* parse_entity - one entity (header and body) at [off, end). */
 static struct node *
 parse_entity(struct mp *mp, size_t off, size_t end, uint32_t depth,
-    uint32_t parent, bool digest, uint32_t *idx_r)
+    uint32_t parent, bool digest, bool headerless, uint32_t *idx_r)
 {
 	struct node *nd;
 	uint32_t idx;
@@ -737,7 +747,7 @@ parse_entity(struct mp *mp, size_t off, size_t end, uint32_t depth,
 	if (idx == UINT32_MAX)
 		return NULL;
 	nd = xcalloc(1, sizeof(*nd));
-	hsize = parse_header(mp, off, end, &nd->h);
+	hsize = headerless ? 0 : parse_header(mp, off, end, &nd->h);
 	bs = off + hsize;
 	parse_ctype(nd, digest ? "message" : "text", digest ? "rfc822" : "plain");
 	parse_disp(nd);
@@ -788,7 +798,7 @@ parse_entity(struct mp *mp, size_t off, size_t end, uint32_t depth,
 		} else {
 			uint32_t ci;
 			struct node *kid = parse_entity(mp, bs, end, depth + 1,
-			    idx, false, &ci);
+			    idx, false, false, &ci);
 
 			if (kid == NULL) {
 				make_opaque(nd);
@@ -1092,8 +1102,10 @@ put_addresses(struct buf *o, const char *value)
 					continue;
 				if (g.len > 0)
 					(void)buf_putc(&g, ' ');
-				(void)buf_puts(&g, t[k].kind == TK_SPECIAL ?
-				    "." : t[k].text);
+				if (t[k].kind == TK_SPECIAL)
+					(void)buf_putc(&g, t[k].ch);
+				else
+					(void)buf_puts(&g, t[k].text);
 			}
 			if (!any)
 				(void)buf_putc(o, '(');
@@ -1320,7 +1332,7 @@ spool_mime_parse(const void *data, size_t len, uint32_t max_depth,
 	mp.len = len;
 	mp.max_depth = max_depth ? max_depth : 1;
 	mp.max_parts = max_parts ? max_parts : 1;
-	root = parse_entity(&mp, 0, len, 0, UINT32_MAX, false, &idx);
+	root = parse_entity(&mp, 0, len, 0, UINT32_MAX, false, false, &idx);
 	put_envelope(&o, &root->h);
 	c_r->envelope = buf_steal(&o);
 	put_body(&o, root, true);

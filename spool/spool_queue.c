@@ -510,7 +510,8 @@ claim_txn(struct spool *sp, DB_TXN *txn, void *arg)
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	k.flags = DB_DBT_REALLOC;
-	d.flags = DB_DBT_PARTIAL;
+	d.data = partial_none;
+	d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
 	while (found.n < a->max && (ret = c->get(c, &k, &d, DB_NEXT)) == 0) {
 		if (k.size <= 8 || k.size >= 8 + SPOOL_QID_SIZE)
 			continue;
@@ -591,7 +592,8 @@ next_due_txn(struct spool *sp, DB_TXN *txn, void *arg)
 	memset(&k, 0, sizeof(k));
 	memset(&d, 0, sizeof(d));
 	k.flags = DB_DBT_REALLOC;
-	d.flags = DB_DBT_PARTIAL;
+	d.data = partial_none;
+	d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
 	ret = c->get(c, &k, &d, DB_FIRST);
 	if (ret == 0 && k.size > 8)
 		a->when = (time_t)get_be64(k.data);

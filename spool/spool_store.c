@@ -340,7 +340,8 @@ count_mailboxes(struct spool *sp, DB_TXN *txn, uint32_t user, size_t *n_r)
 	k.size = 4;
 	k.flags = DB_DBT_REALLOC;
 	memset(&d, 0, sizeof(d));
-	d.flags = DB_DBT_PARTIAL;
+	d.data = partial_none;
+	d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
 	ret = c->get(c, &k, &d, DB_SET_RANGE);
 	while (ret == 0 && k.size >= 4 && get_be32(k.data) == user &&
 	    n <= SPOOL_MAILBOXES_MAX) {
@@ -596,13 +597,10 @@ spool_body_ref(struct spool *sp, DB_TXN *txn, uint64_t body, int delta)
 	uint32_t i;
 	int ret;
 
+	/* The whole record is read and written back: a partial put of the
+	 * head alone did not keep the rest intact on overflow items. */
 	dbt_init(&k, &body, sizeof(body));
-	memset(&d, 0, sizeof(d));
-	d.data = &h;
-	d.ulen = sizeof(h);
-	d.dlen = sizeof(h);
-	d.doff = 0;
-	d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
+	dbt_malloc(&d);
 	ret = sp->db[DBI_MSGS]->get(sp->db[DBI_MSGS], txn, &k, &d, DB_RMW);
 	if (ret == DB_NOTFOUND) {
 		log_warnx("spool: body %016llx missing (ref %d)",
@@ -611,7 +609,13 @@ spool_body_ref(struct spool *sp, DB_TXN *txn, uint64_t body, int delta)
 	}
 	if (ret != 0)
 		return spool_dberr(sp, ret, "msgs get");
+	if (d.size < sizeof(h)) {
+		free(d.data);
+		return SPOOL_ETEMP;
+	}
+	memcpy(&h, d.data, sizeof(h));
 	if (delta < 0 && h.refcount <= (uint32_t)-delta) {
+		free(d.data);
 		ret = sp->db[DBI_MSGS]->del(sp->db[DBI_MSGS], txn, &k, 0);
 		if (ret != 0)
 			return spool_dberr(sp, ret, "msgs del");
@@ -627,14 +631,10 @@ spool_body_ref(struct spool *sp, DB_TXN *txn, uint64_t body, int delta)
 		return SPOOL_OK;
 	}
 	h.refcount = (uint32_t)((int64_t)h.refcount + delta);
-	dbt_init(&k, &body, sizeof(body));
-	memset(&d, 0, sizeof(d));
-	d.data = &h;
-	d.size = sizeof(h);
-	d.dlen = sizeof(h);
-	d.doff = 0;
-	d.flags = DB_DBT_PARTIAL;
+	memcpy(d.data, &h, sizeof(h));
+	d.flags = 0;
 	ret = sp->db[DBI_MSGS]->put(sp->db[DBI_MSGS], txn, &k, &d, 0);
+	free(d.data);
 	return spool_dberr(sp, ret, "msgs ref");
 }
 
@@ -1186,7 +1186,8 @@ purge_txn(struct spool *sp, DB_TXN *txn, void *arg)
 		k.size = 4;
 		k.flags = DB_DBT_REALLOC;
 		memset(&d, 0, sizeof(d));
-		d.flags = DB_DBT_PARTIAL;
+		d.data = partial_none;
+		d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
 		ret = c->get(c, &k, &d, DB_SET_RANGE);
 		while (ret == 0 && k.size == 12 &&
 		    memcmp(k.data, key, 4) == 0) {
@@ -1427,7 +1428,8 @@ has_children(struct spool *sp, DB_TXN *txn, uint32_t user, const char *name,
 	k.size = (u_int32_t)klen;
 	k.flags = DB_DBT_REALLOC;
 	memset(&d, 0, sizeof(d));
-	d.flags = DB_DBT_PARTIAL;
+	d.data = partial_none;
+	d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
 	ret = c->get(c, &k, &d, DB_SET_RANGE);
 	if (ret == 0 && k.size > klen && memcmp(k.data, key, klen) == 0)
 		*yes_r = true;
@@ -1813,7 +1815,8 @@ count_recent(struct spool *sp, DB_TXN *txn, uint32_t mbox, uint32_t first,
 	dbt_user(&k, key, sizeof(key));
 	k.size = sizeof(key);
 	memset(&d, 0, sizeof(d));
-	d.flags = DB_DBT_PARTIAL;
+	d.data = partial_none;
+	d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
 	ret = c->get(c, &k, &d, DB_SET_RANGE);
 	while (ret == 0 && get_be32(key) == mbox) {
 		n++;

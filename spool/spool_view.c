@@ -776,6 +776,7 @@ struct store_arg {
 	struct spool_msg	*rows;		/* new rows of changed */
 	struct spool_strlist	 newkw;
 	bool			 kw_added;
+	uint64_t		 highestmodseq;
 };
 
 static int
@@ -876,6 +877,7 @@ store_txn(struct spool *sp, DB_TXN *txn, void *arg)
 		row_from(&a->rows[a->changed.n], uid, &ir);
 		spool_uidlist_add(&a->changed, uid);
 	}
+	a->highestmodseq = m.highestmodseq;
 	if (a->changed.n == 0 && !a->kw_added)
 		return SPOOL_OK;
 	return spool_mrec_put(sp, txn, v->mbox, &m);
@@ -926,6 +928,11 @@ spool_store(struct spool_view *v, const uint32_t *uids, size_t nuids,
 			memset(&a.newkw, 0, sizeof(a.newkw));
 		}
 		view_counts(v);
+		/* The reported HIGHESTMODSEQ moves; the sync point
+		 * (v->modseq) does not, so that the next refresh still
+		 * reads what other sessions changed meanwhile. */
+		if (a.highestmodseq > v->st.highestmodseq)
+			v->st.highestmodseq = a.highestmodseq;
 		if (a.changed.n > 0)
 			spool_notify(v->sp, v->mbox);
 		if (changed_r != NULL) {

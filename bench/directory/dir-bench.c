@@ -9,6 +9,8 @@
  * pass: "pass=N threads=T lookups=L errors=E seconds=S rate=R".
  *
  *   dir-bench -c gms.conf -f addresses.txt [-t threads] [-p passes]
+ *             [-r rounds]   (passes after the first go over the list
+ *                            `rounds` times, to time the warm cache)
  * Used by bench/directory/run; not a test.
  */
 #include "config.h"
@@ -28,6 +30,7 @@ struct job {
 	char			**addr;		/* borrowed */
 	size_t			 naddr;
 	size_t			 start, step;	/* this thread's share */
+	int			 rounds;	/* times over the list */
 	unsigned long		 lookups;
 	unsigned long		 errors;
 };
@@ -37,7 +40,9 @@ worker(void *arg)
 {
 	struct job *j = arg;
 	size_t i;
+	int round;
 
+	for (round = 0; round < j->rounds; round++)
 	for (i = j->start; i < j->naddr; i += j->step) {
 		struct dir_resolution *r = NULL;
 		int rc = directory_resolve(j->d, j->addr[i], &r);
@@ -68,22 +73,23 @@ main(int argc, char **argv)
 	struct conf *c;
 	char **addr = NULL;
 	size_t naddr = 0;
-	int ch, threads = 1, passes = 3, p, t;
+	int ch, threads = 1, passes = 3, rounds = 1, p, t;
 	FILE *fp;
 
 	log_init("dir-bench", true);
 	log_set_level(LOG_LVL_ERROR);
-	while ((ch = getopt(argc, argv, "c:f:t:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "c:f:t:p:r:")) != -1) {
 		switch (ch) {
 		case 'c': confpath = optarg; break;
 		case 'f': file = optarg; break;
 		case 't': threads = atoi(optarg); break;
 		case 'p': passes = atoi(optarg); break;
+		case 'r': rounds = atoi(optarg); break;
 		default: goto usage;
 		}
 	}
 	if (confpath == NULL || file == NULL || threads < 1 || threads > 64 ||
-	    passes < 1 || passes > 100)
+	    passes < 1 || passes > 100 || rounds < 1 || rounds > 10000)
 		goto usage;
 	conf_register(lib_conf_table);
 	conf_register(directory_conf_table);
@@ -120,6 +126,7 @@ main(int argc, char **argv)
 			jobs[t].naddr = naddr;
 			jobs[t].start = (size_t)t;
 			jobs[t].step = (size_t)threads;
+			jobs[t].rounds = p == 1 ? 1 : rounds;
 			pthread_create(&tid[t], NULL, worker, &jobs[t]);
 		}
 		for (t = 0; t < threads; t++) {
@@ -143,6 +150,6 @@ main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: dir-bench -c CONF -f ADDRESSES [-t THREADS] "
-	    "[-p PASSES]\n");
+	    "[-p PASSES] [-r ROUNDS]\n");
 	return 2;
 }

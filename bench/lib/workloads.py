@@ -207,7 +207,8 @@ def imap_mixed(side, tool_path, clients, users, first_user, seconds):
     if rc != 0 or not cmds:
         return {"error": (err.splitlines()[-1] if err else "rc %d" % rc)[:200]}
     out = {"value": cmds / kv["seconds"], "commands": cmds, "sessions": kv.get("sessions"),
-           "errors": kv.get("errors", 0), "cpu": cpu, "cpu_per_cmd_us": cpu / cmds * 1e6}
+           "errors": kv.get("errors", 0), "cpu": cpu, "cpu_per_cmd_us": cpu / cmds * 1e6,
+           "lat": {k[3:]: v for k, v in kv.items() if k.startswith("ms_")}}
     if kv.get("errors"):
         out["note"] = "%d failed commands (%s)" % (kv["errors"], (err.splitlines() or ["?"])[0][:120])
     return out

@@ -107,6 +107,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)fetch_header_filter(&b, (const char *)data, size, fl, 2,
 		    data[0] & 1);
 	}
+	buf_reset(&b);
+	msghdr_base_subject((const char *)data, size, &b);
+	msghdr_first_mailbox((const char *)data, size, &b);
+	(void)msghdr_date((const char *)data, size);
+	(void)msghdr_get((const char *)data, size, "subject", &b);
 	buf_free(&b);
 	arena_clear(&a);
 	return 0;

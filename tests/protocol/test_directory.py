@@ -420,3 +420,56 @@ def test_writes_as_admin(tool, ldap):
     assert tool.result("delete", "mailbox", "kim@lab.go.tz", **A)[0] == "noent"
     assert tool.result("institution", "gms-lab")[0] == "notfound"
     assert tool.result("kinds")[1]["count"] == "359"
+
+
+def test_listing_aliases_and_lists(tool):
+    res, v, _ = tool.result("aliases", "mof.go.tz")
+    out = tool.run("aliases", "mof.go.tz").stdout.splitlines()[2:]
+    assert res == "ok" and out == ["ext@mof.go.tz", "info@mof.go.tz"]
+    out = tool.run("lists", "MOF.go.tz").stdout.splitlines()[2:]
+    assert out == ["gov@mof.go.tz", "self@mof.go.tz", "staff@mof.go.tz",
+                   "team@mof.go.tz"]
+    assert tool.result("lists", "afya.go.tz")[1]["count"] == "0"
+    assert tool.result("aliases", "*")[1]["count"] == "0"
+
+
+def test_open_as_user_is_bound_by_acls(tool):
+    """directory_open_as: a mailbox user's handle reads what the ACLs give
+    a user and may not write what is not theirs."""
+    pw = PW["asha@mof.go.tz"]
+    cmd = [tool.path, "-c", tool.conf, "-u", "asha@mof.go.tz"]
+    def as_asha(*args, stdin=""):
+        return subprocess.run(cmd + list(args), capture_output=True, text=True,
+                              input=pw + "\n" + stdin, timeout=60).stdout
+    assert as_asha("add-institution", "x-lab", "agency", "X") == "result=denied\n"
+    assert as_asha("add-alias", "mine@mof.go.tz", "", "asha@mof.go.tz") == \
+        "result=denied\n"
+    # reads: a user sees domains and institutions (address book)
+    assert as_asha("institution", "mof").startswith("result=found")
+    cmd[-1] = "asha@mof.go.tz"
+    wrong = subprocess.run(cmd + ["institution", "mof"], capture_output=True,
+                           text=True, input="wrong-password\n", timeout=60)
+    assert wrong.stdout == "result=tempfail\n"
+    assert "wrong-password" not in wrong.stderr
+
+
+def test_threads_share_a_small_pool(ldap, tmp_path):
+    """8 threads, 2 pooled connections, no cache: every answer right."""
+    bench = os.path.join(BUILD, "bench", "directory", "dir-bench")
+    if not os.access(bench, os.X_OK):
+        subprocess.run(["make", "-C", BUILD, "bench/directory/dir-bench"],
+                       capture_output=True, timeout=300)
+    if not os.access(bench, os.X_OK):
+        pytest.skip("bench/directory/dir-bench is not built")
+    conf = ldap.write_conf(str(tmp_path / "gms.conf"),
+                           ["directory.pool_size = 2", "directory.cache_ttl = 0",
+                            "directory.negative_ttl = 0"])
+    addrs = ["juma@mof.go.tz", "asha@mof.go.tz", "staff@mof.go.tz",
+             "info@mof.go.tz", "Juma+tag@MOF.go.tz", "x@demo.go.tz"] * 50
+    (tmp_path / "a.txt").write_text("\n".join(addrs) + "\n")
+    r = subprocess.run([bench, "-c", conf, "-f", str(tmp_path / "a.txt"),
+                        "-t", "8", "-p", "1"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    kv = dict(w.split("=") for w in r.stdout.split())
+    assert kv["lookups"] == "300" and kv["errors"] == "0", r.stdout

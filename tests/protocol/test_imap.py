@@ -151,7 +151,8 @@ def test_capability_after_login_lists_extensions(m):
     caps = data[0].decode().split()
     for c in ("IMAP4rev1", "IMAP4rev2", "IDLE", "UIDPLUS", "MOVE", "CONDSTORE", "QRESYNC",
               "ESEARCH", "SEARCHRES", "SPECIAL-USE", "LIST-STATUS", "BINARY", "UNSELECT",
-              "NAMESPACE", "LITERAL+", "ENABLE", "QUOTA"):
+              "NAMESPACE", "LITERAL+", "ENABLE", "QUOTA", "SORT", "THREAD=REFERENCES",
+              "THREAD=ORDEREDSUBJECT", "WITHIN", "MULTIAPPEND", "UTF8=ACCEPT"):
         assert c in caps, c
     assert any(c.startswith("APPENDLIMIT=") for c in caps)
     assert "STARTTLS" not in caps and "LOGINDISABLED" not in caps
@@ -712,3 +713,90 @@ def test_seqset_bounds(imapd, user):
         assert t.startswith(b"c BAD"), t
     finally:
         r.close()
+
+
+def test_imap4rev2_mode(imapd, user):
+    r = Raw(imapd)
+    try:
+        r.login(*user)
+        u, t = r.cmd("e", "ENABLE IMAP4rev2 UTF8=ACCEPT")
+        assert u == [b"* ENABLED IMAP4rev2 UTF8=ACCEPT"], u
+        msg = make_message(subject="résumé")
+        r.send(b"a APPEND INBOX UTF8 (~{%d+}\r\n" % len(msg) + msg + b")\r\n")
+        u, t = r.until_tagged("a")
+        assert t.startswith(b"a OK [APPENDUID"), t
+        u, t = r.cmd("s", "SELECT INBOX")
+        assert not any(b"RECENT" in l for l in u), u
+        assert any(l.startswith(b'* LIST () "/" "INBOX"') for l in u), u
+        u, t = r.cmd("f", "SEARCH ALL")
+        assert u == [b'* ESEARCH (TAG "f") ALL 1'], u
+        u, t = r.cmd("c", 'CREATE "été"')
+        assert t.startswith(b"c OK"), t
+        u, t = r.cmd("l", 'LIST "" "é*"')
+        assert any("été".encode() in l for l in u), u
+    finally:
+        r.close()
+
+
+def test_utf8_append_needs_enable(imapd, user):
+    r = Raw(imapd)
+    try:
+        r.login(*user)
+        msg = make_message()
+        r.send(b"a APPEND INBOX UTF8 (~{%d+}\r\n" % len(msg) + msg + b")\r\n")
+        u, t = r.until_tagged("a")
+        assert t.startswith(b"a BAD"), t
+    finally:
+        r.close()
+
+
+def test_sort_and_thread(m):
+    msgs = [("Re: plan", "carol@example.org", "Tue, 3 Feb 2026 10:00:00 +0000", "x" * 500),
+            ("plan", "alice@example.org", "Mon, 2 Feb 2026 10:00:00 +0000", "x"),
+            ("budget", "bob@example.org", "Wed, 4 Feb 2026 10:00:00 +0000", "x" * 50)]
+    for subj, frm, date, body in msgs:
+        msg = ("From: %s\r\nTo: demo@demo.go.tz\r\nSubject: %s\r\nDate: %s\r\n\r\n%s\r\n" % (
+            frm, subj, date, body)).encode()
+        append(m, msg=msg)
+    m.select("INBOX")
+    def sort(crit, *keys):
+        typ, data = m.sort(crit, "UTF-8", *keys)
+        assert typ == "OK", data
+        return data[0].split()
+    assert sort("(DATE)", "ALL") == [b"2", b"1", b"3"]
+    assert sort("(REVERSE DATE)", "ALL") == [b"3", b"1", b"2"]
+    assert sort("(SUBJECT)", "ALL") == [b"3", b"1", b"2"]   # ties by number
+    assert sort("(FROM)", "ALL") == [b"2", b"3", b"1"]
+    assert sort("(SIZE)", "ALL") == [b"2", b"3", b"1"]
+    assert sort("(ARRIVAL)", "NOT", "FROM", "bob") == [b"1", b"2"]
+    typ, data = m.uid("SORT", "(REVERSE SIZE)", "UTF-8", "ALL")
+    assert data[0].split() == [b"1", b"3", b"2"]
+    typ, data = m.thread("ORDEREDSUBJECT", "UTF-8", "ALL")
+    assert typ == "OK" and data[0] == b"(2 1)(3)", data
+    with pytest.raises(imaplib_error()):
+        m.sort("(NOSUCH)", "UTF-8", "ALL")
+    with pytest.raises(imaplib_error()):
+        m.thread("NOSUCHALGO", "UTF-8", "ALL")
+
+
+def test_thread_references(m):
+    def msg(mid, subj, date, refs=None, irt=None):
+        h = "From: a@example.org\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%s>\r\n" % (
+            subj, date, mid)
+        if refs:
+            h += "References: %s\r\n" % " ".join("<%s>" % r for r in refs)
+        if irt:
+            h += "In-Reply-To: <%s>\r\n" % irt
+        return (h + "\r\nbody\r\n").encode()
+    d = "Mon, 2 Feb 2026 %02d:00:00 +0000"
+    append(m, msg=msg("a@x", "topic", d % 1))                      # 1
+    append(m, msg=msg("b@x", "Re: topic", d % 2, refs=["a@x"]))    # 2
+    append(m, msg=msg("c@x", "Re: topic", d % 3, irt="a@x"))       # 3
+    append(m, msg=msg("d@x", "Re: topic", d % 4, refs=["a@x", "b@x"]))  # 4
+    append(m, msg=msg("e@x", "other", d % 5))                      # 5
+    append(m, msg=msg("f@x", "Re: lost", d % 6, refs=["gone@x"]))  # 6
+    append(m, msg=msg("g@x", "Re: lost", d % 7, refs=["gone@x"]))  # 7
+    m.select("INBOX")
+    typ, data = m.thread("REFERENCES", "UTF-8", "ALL")
+    assert typ == "OK"
+    assert data[0] == b"(1 (2 4)(3))(5)((6)(7))", data

@@ -94,7 +94,7 @@ class Raw:
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
-    def until_tagged(self, tag, limit=100000):
+    def until_tagged(self, tag, limit=1000000):
         """Lines up to and including the tagged one: (untagged, tagged)."""
         untagged = []
         for _ in range(limit):
@@ -163,4 +163,11 @@ def imap_suite():
         yield s
     finally:
         s.stop()
+        # Keep the daemons' logs of the last run for a look afterwards.
+        keep = os.path.join(tempfile.gettempdir(), "gms-imap-test-logs")
+        os.makedirs(keep, exist_ok=True)
+        for name in os.listdir(d):
+            if name.endswith(".log"):
+                shutil.copy(os.path.join(d, name),
+                            os.path.join(keep, os.path.basename(d) + "-" + name))
         shutil.rmtree(d, ignore_errors=True)

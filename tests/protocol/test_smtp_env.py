@@ -70,8 +70,11 @@ def ed25519_seed_b64(path):
 
 
 class SmtpEnv:
-    def __init__(self, workdir, extra_conf=""):
+    def __init__(self, workdir, extra_conf="", greet_pause_ms=150, spool_tmpfs_mb=0):
         self.dir = workdir
+        self.spool_tmpfs_mb = spool_tmpfs_mb
+        self.mounted = None
+        self.greet_pause_ms = greet_pause_ms
         self.dns = DnsServer(os.path.join(workdir, "dns"))
         self.suite = None
         self.keys = {}
@@ -142,7 +145,7 @@ class SmtpEnv:
         return "\n".join([
             "smtpd.dns_server = %s" % self.dns.address,
             "smtpd.dkim_key_dir = %s" % self.dkim_dir,
-            "smtpd.greet_pause_ms = 150",
+            "smtpd.greet_pause_ms = %d" % self.greet_pause_ms,
             "smtpd.max_message_size = 200k",
             "smtpd.max_recipients = 8",
             "smtpd.max_errors = 12",
@@ -161,6 +164,12 @@ class SmtpEnv:
         self.dns.start()
         self.suite = Suite(os.path.join(self.dir, "gms"), build_dir=BUILD,
                            extra_conf=self.conf())
+        if self.spool_tmpfs_mb:
+            # A small file system of its own for the mailstore, to fill.
+            os.makedirs(self.suite.spool_dir, exist_ok=True)
+            run(["mount", "-t", "tmpfs", "-o", "size=%dm,mode=0700" % self.spool_tmpfs_mb,
+                 "gms-smtp-test", self.suite.spool_dir])
+            self.mounted = self.suite.spool_dir
         self.suite.start(daemons=())
         s = self.suite
         s.add_domain(OTHER_OURS)
@@ -171,7 +180,33 @@ class SmtpEnv:
         s.slapd("add-list", LIST_ANY, "anyone", USER, USER2)
         s.slapd("add-list", LIST_MEMBERS, "members", USER, USER2)
         s.start_daemon("gms-smtpd")
+        self.wait_ready()
         return self
+
+    def restart_smtpd(self, sig=None):
+        """Stop gms-smtpd (SIGKILL by default: a crash) and start it again."""
+        import signal
+        self.suite.stop_daemon("gms-smtpd", sig=sig or signal.SIGKILL)
+        self.suite.start_daemon("gms-smtpd")
+        self.wait_ready()
+
+    def wait_ready(self, timeout=30):
+        """The port listens before the mailstore is open; the greeting
+        comes only once gms-smtpd is set up.  Raise if it never comes
+        (a daemon that hangs after a crash is a failure of its own)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+                    s.settimeout(max(1, deadline - time.monotonic()))
+                    if s.recv(512).startswith(b"220"):
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gms-smtpd did not greet within %ds after a "
+                                   "restart:\n%s" % (timeout, self.suite.log_tail("gms-smtpd")))
+            time.sleep(0.1)
 
     def stop(self):
         try:
@@ -179,6 +214,9 @@ class SmtpEnv:
                 self.suite.stop()
         finally:
             self.dns.stop()
+            if self.mounted:
+                subprocess.run(["umount", "-l", self.mounted])
+                self.mounted = None
 
     # -- access ------------------------------------------------------------
     @property

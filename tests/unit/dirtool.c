@@ -5,8 +5,9 @@
  * to watch reconnects); the result goes to stdout as "result=WORD" and
  * then "key=value" lines.  Passwords are read from stdin, never argv.
  *
- *   dirtool -c gms.conf [-a] COMMAND ARGS...
- *   -a opens the directory as the administrator (write commands).
+ *   dirtool -c gms.conf [-a | -u USER] COMMAND ARGS...
+ *   -a opens the directory as the administrator (write commands);
+ *   -u opens it bound as the mailbox USER (password: first stdin line).
  */
 #include "config.h"
 
@@ -19,15 +20,17 @@
 #include "gms.h"
 #include "directory/directory.h"
 
+static void usage(void) GMS_NORETURN;
+
 static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: dirtool -c CONF [-a] COMMAND ARGS\n"
+	    "usage: dirtool -c CONF [-a | -u USER] COMMAND ARGS\n"
 	    "  domain D | mailbox A | resolve A | institution ID | alias A |\n"
 	    "  list A | sendas USER FROM | maypost LIST SENDER |\n"
 	    "  institutions [kind=K] [region=R] [country=C] | kinds |\n"
-	    "  mailboxes [DOMAIN] | domains [INST] | ping |\n"
+	    "  mailboxes|aliases|lists [DOMAIN] | domains [INST] | ping |\n"
 	    "  auth USER (password on stdin) | passwd USER (old, new on stdin) |\n"
 	    "  repeat N MS resolve|auth|domain ARG (auth: password on stdin)\n"
 	    "  admin: add-mailbox A [NAME] (password on stdin, may be empty) |\n"
@@ -127,15 +130,18 @@ int
 main(int argc, char **argv)
 {
 	char err[512], pw[1100], pw2[1100];
-	const char *confpath = NULL, *cmd;
+	const char *confpath = NULL, *cmd, *as_user = NULL;
 	struct directory *d;
 	struct conf *c;
 	unsigned int flags = 0;
 	int ch, rc;
 
 	log_init("dirtool", true);
-	while ((ch = getopt(argc, argv, "ac:")) != -1) {
+	while ((ch = getopt(argc, argv, "ac:u:")) != -1) {
 		switch (ch) {
+		case 'u':
+			as_user = optarg;
+			break;
 		case 'a':
 			flags |= DIR_OPEN_ADMIN;
 			break;
@@ -159,7 +165,15 @@ main(int argc, char **argv)
 	if (conf_str(c, "log.level")[0] != '\0' &&
 	    log_level_parse(conf_str(c, "log.level")) >= 0)
 		log_set_level(log_level_parse(conf_str(c, "log.level")));
-	if ((d = directory_open(c, flags, err, sizeof(err))) == NULL) {
+	if (as_user != NULL) {
+		if (read_line(pw, sizeof(pw)) < 0)
+			pw[0] = '\0';
+		d = directory_open_as(c, as_user, pw, strlen(pw), err,
+		    sizeof(err));
+		gms_wipe(pw, sizeof(pw));
+	} else
+		d = directory_open(c, flags, err, sizeof(err));
+	if (d == NULL) {
 		fprintf(stderr, "dirtool: %s\n", err);
 		return 1;
 	}
@@ -231,13 +245,16 @@ main(int argc, char **argv)
 			for (i = 0; i < n; i++)
 				print_inst(&list[i]);
 		free(list);
-	} else if (strcmp(cmd, "mailboxes") == 0 || strcmp(cmd, "domains") == 0) {
+	} else if (strcmp(cmd, "mailboxes") == 0 || strcmp(cmd, "domains") == 0 ||
+	    strcmp(cmd, "aliases") == 0 || strcmp(cmd, "lists") == 0) {
+		const char *arg = argc > 1 ? argv[1] : NULL;
 		struct dir_strv sv;
 		size_t i;
 
-		rc = cmd[0] == 'm' ?
-		    directory_mailboxes(d, argc > 1 ? argv[1] : NULL, &sv) :
-		    directory_domains(d, argc > 1 ? argv[1] : NULL, &sv);
+		rc = cmd[0] == 'm' ? directory_mailboxes(d, arg, &sv) :
+		    cmd[0] == 'a' ? directory_aliases(d, arg, &sv) :
+		    cmd[0] == 'l' ? directory_lists(d, arg, &sv) :
+		    directory_domains(d, arg, &sv);
 		printf("result=%s\ncount=%zu\n", wname(rc), sv.n);
 		for (i = 0; i < sv.n; i++)
 			printf("%s\n", sv.v[i]);

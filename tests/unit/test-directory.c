@@ -130,6 +130,20 @@ test_institutions(struct directory *d)
 	dir_strv_free(&sv);
 	CHECK(directory_mailboxes(d, "mof.go.tz", &sv) == DIR_OK && sv.n == 4,
 	    "mailboxes of mof.go.tz (n=%zu)", sv.n);
+	CHECK(sv.n == 4 && strcmp(sv.v[0], "a+b@mof.go.tz") == 0 &&
+	    strcmp(sv.v[3], "susp@mof.go.tz") == 0, "mailboxes sorted");
+	dir_strv_free(&sv);
+	CHECK(directory_aliases(d, "MOF.go.tz", &sv) == DIR_OK && sv.n == 3 &&
+	    strcmp(sv.v[0], "dangling@mof.go.tz") == 0, "aliases of mof.go.tz");
+	dir_strv_free(&sv);
+	CHECK(directory_lists(d, NULL, &sv) == DIR_OK && sv.n == 10,
+	    "all lists (n=%zu)", sv.n);
+	dir_strv_free(&sv);
+	CHECK(directory_lists(d, "afya.go.tz", &sv) == DIR_OK && sv.n == 0,
+	    "no lists in afya.go.tz");
+	dir_strv_free(&sv);
+	CHECK(directory_mailboxes(d, "*", &sv) == DIR_OK && sv.n == 0,
+	    "mailboxes of domain '*': none");
 	dir_strv_free(&sv);
 	CHECK(dir_inst_kind_parse("Embassy") == DIR_INST_EMBASSY, "kind parse");
 	CHECK(dir_inst_kind_parse("castle") == -1, "unknown kind");
@@ -625,6 +639,43 @@ test_open_errors(void)
 	unlink(path);
 }
 
+static void
+test_open_as(void)
+{
+	char path[] = "/tmp/gms-test-dir-XXXXXX", err[256];
+	struct directory *d;
+	struct conf *c;
+	FILE *fp;
+	int fd = mkstemp(path);
+
+	fp = fdopen(fd, "w");
+	fprintf(fp, "directory.uri = static:%s\n", DIR_TEST_DATA);
+	fclose(fp);
+	c = conf_load(path, err, sizeof(err));
+	unlink(path);
+	CHECK(c != NULL, "conf for open_as");
+	if (c == NULL)
+		return;
+	CHECK(directory_open_as(c, "juma@mof.go.tz", "", 0, err,
+	    sizeof(err)) == NULL, "open_as: empty password refused");
+	CHECK(directory_open_as(c, "juma*", "x", 1, err, sizeof(err)) == NULL,
+	    "open_as: malformed user refused");
+	d = directory_open_as(c, "Juma@mof.go.tz", "secret-juma", 11, err,
+	    sizeof(err));
+	CHECK(d != NULL, "open_as: handle");
+	if (d != NULL) {
+		struct dir_domain dom;
+
+		memset(&dom, 0, sizeof(dom));
+		(void)gms_strlcpy(dom.name, "new.go.tz", sizeof(dom.name));
+		(void)gms_strlcpy(dom.institution, "mof", sizeof(dom.institution));
+		CHECK(directory_domain_add(d, &dom) == DIR_OK,
+		    "open_as: writes reach the backend (slapd's ACLs decide)");
+		directory_close(&d);
+	}
+	conf_free(&c);
+}
+
 int
 main(void)
 {
@@ -651,5 +702,6 @@ main(void)
 	test_cache_unit();
 	test_threads();
 	test_open_errors();
+	test_open_as();
 	return unit_done();
 }

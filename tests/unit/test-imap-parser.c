@@ -390,9 +390,40 @@ test_sections(void)
 	arena_clear(&a);
 }
 
+static void
+test_msghdr(void)
+{
+	static const char hdr[] = "From: \"Ann\" <ann@x.org>\r\n"
+	    "Subject: Re: [list] Fwd:  the\r\n   plan (fwd)\r\n"
+	    "Date: Tue, 3 Feb 2026 10:00:00 +0200\r\n\r\nbody";
+	struct buf v = BUF_INIT(0), o = BUF_INIT(0);
+
+	CHECK(msghdr_get(hdr, sizeof(hdr) - 1, "subject", &v) == 1 &&
+	    strcmp(buf_cstr(&v), "Re: [list] Fwd:  the     plan (fwd)") == 0,
+	    "header field unfolded");
+	msghdr_base_subject(v.data, v.len, &o);
+	CHECK_STR(buf_cstr(&o), "THE PLAN", "base subject");
+	msghdr_base_subject("[fwd: hello]", 12, &o);
+	CHECK_STR(buf_cstr(&o), "HELLO", "base subject of [fwd: ...]");
+	msghdr_base_subject("[only blob]", 11, &o);
+	CHECK_STR(buf_cstr(&o), "[ONLY BLOB]", "a lone blob stays");
+	CHECK(msghdr_get(hdr, sizeof(hdr) - 1, "From", &v) == 1, "From");
+	msghdr_first_mailbox(v.data, v.len, &o);
+	CHECK_STR(buf_cstr(&o), "ANN", "first mailbox");
+	msghdr_first_mailbox("bob@y.org, c@z", 14, &o);
+	CHECK_STR(buf_cstr(&o), "BOB", "bare address");
+	CHECK(msghdr_get(hdr, sizeof(hdr) - 1, "Date", &v) == 1 &&
+	    msghdr_date(v.data, v.len) == 1770112800 - 7200, "date with zone");
+	CHECK(msghdr_date("garbage", 7) == INT64_MIN, "bad date");
+	CHECK(msghdr_get(hdr, sizeof(hdr) - 1, "Cc", &v) == 0, "absent field");
+	buf_free(&v);
+	buf_free(&o);
+}
+
 int
 main(void)
 {
+	test_msghdr();
 	test_reader();
 	test_line_literal();
 	test_tokens();

@@ -314,6 +314,22 @@ test_headers(void)
 	    "quoted display name with @ ignored");
 	CHECK(smtp_from_domain("group: a@x.example;", d, sizeof(d)) == 0,
 	    "group syntax refused");
+	CHECK(smtp_from_address("John <John.Doe@X.Example>", d, sizeof(d)) == 1 &&
+	    strcmp(d, "John.Doe@x.example") == 0, "From address (got %s)", d);
+	CHECK(smtp_from_address("a@x.example (comment)", d, sizeof(d)) == 1 &&
+	    strcmp(d, "a@x.example") == 0, "bare From with a comment");
+	CHECK(smtp_from_address("<@x.example>", d, sizeof(d)) == 0,
+	    "empty local part refused");
+	CHECK(smtp_from_address("<a b@x.example>", d, sizeof(d)) == 0,
+	    "blank in local part refused");
+	CHECK(smtp_from_address("<a@x.example", d, sizeof(d)) == 0,
+	    "unclosed angle refused");
+	CHECK(smtp_from_address("<a@x.example> <b@y.example>", d, sizeof(d)) == 0,
+	    "two angle addresses refused");
+	CHECK(smtp_header_count(msg, strlen(msg), "authentication-results") == 4,
+	    "header_count counts fields, not body lines");
+	CHECK(smtp_header_count("From: a\r\nFrom: b\r\n\r\n", 20, "From") == 2,
+	    "two From fields counted");
 }
 
 int

@@ -21,6 +21,7 @@
 #include "tests/unit/test-spool-common.h"
 
 static char msgbuf[300000];
+static void vdebug(struct spool *sp, const char *what);
 
 /* deliver_one - deliver a message to one local user; returns the status. */
 static int
@@ -680,6 +681,7 @@ test_store_copy_expunge(struct spool *sp)
 	    rf.exists == 4, "own changes are not reported again");
 	spool_refresh_free(&rf);
 
+	vdebug(sp, "before copy");
 	/* Copy with UIDPLUS. */
 	spool_stats(sp, &s1);
 	uids[0] = 1;
@@ -698,6 +700,7 @@ test_store_copy_expunge(struct spool *sp)
 	    "copy shares the bodies");
 	CHECK(spool_copy(v, uids, 1, "NoBox", false, &cr) == SPOOL_ENOENT,
 	    "copy to a missing mailbox: ENOENT");
+	vdebug(sp, "after copy");
 	/* Move. */
 	CHECK(spool_mailbox_status(sp, u, "Trash", &st) == SPOOL_OK, "Trash");
 	uids[0] = 2;
@@ -713,6 +716,7 @@ test_store_copy_expunge(struct spool *sp)
 	    spool_view_count(tv) == 1, "Trash holds the moved message");
 	spool_view_close(&tv);
 
+	vdebug(sp, "after move");
 	/* Expunge. */
 	uids[0] = 1;
 	uids[1] = 3;
@@ -722,6 +726,7 @@ test_store_copy_expunge(struct spool *sp)
 	CHECK(spool_expunge(v, uids, 1, &exp) == SPOOL_OK && exp.n == 1 &&
 	    exp.v[0] == 3, "UID EXPUNGE 3 removes only uid 3");
 	spool_uidlist_free(&exp);
+	vdebug(sp, "after uid expunge");
 	uids[0] = spool_view_msg(v, spool_view_count(v) - 1)->uid;
 	CHECK(spool_expunge(v, uids, 1, &exp) == SPOOL_OK && exp.n == 0,
 	    "UID EXPUNGE of a message without \\Deleted removes nothing");
@@ -1066,6 +1071,17 @@ test_user_delete_stats(struct spool *sp)
 	    (unsigned long long)st.log_flushes, (unsigned long long)st.users);
 }
 
+static void
+vdebug(struct spool *sp, const char *what)
+{
+	struct spool_verify_report rep;
+
+	if (getenv("SPOOL_VDEBUG") == NULL)
+		return;
+	spool_verify(sp, false, &rep, report_line, NULL);
+	printf("# after %s: %llu errors\n", what, (unsigned long long)rep.errors);
+}
+
 int
 main(void)
 {
@@ -1075,22 +1091,36 @@ main(void)
 	log_init("test-spool", true);
 	log_set_level(LOG_LVL_ERROR);
 	test_errors();
-	sp = scratch_open(dir, 5000);
+	sp = scratch_open(dir, 1000);
 	test_env(dir);
 	test_users(sp);
+	vdebug(sp, "test_users");
 	test_mailboxes(sp);
+	vdebug(sp, "test_mailboxes");
 	test_subscriptions(sp);
+	vdebug(sp, "test_subscriptions");
 	test_deliver_quota(sp);
+	vdebug(sp, "test_deliver_quota");
 	test_append_limit();
+	vdebug(sp, "test_append_limit");
 	test_append_view(sp);
+	vdebug(sp, "test_append_view");
 	test_big_body(sp);
+	vdebug(sp, "test_big_body");
 	test_store_copy_expunge(sp);
+	vdebug(sp, "test_store_copy_expunge");
 	test_rename_inbox(sp);
+	vdebug(sp, "test_rename_inbox");
 	test_queue(sp);
+	vdebug(sp, "test_queue");
 	test_sigstop(dir, sp);
+	vdebug(sp, "test_sigstop");
 	test_notify(dir, sp);
+	vdebug(sp, "test_notify");
 	test_verify_backup(dir, sp);
+	vdebug(sp, "test_verify_backup");
 	test_user_delete_stats(sp);
+	vdebug(sp, "test_user_delete_stats");
 	spool_close(&sp);
 	rm_tree(dir);
 	free(dir);

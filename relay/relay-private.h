@@ -1,0 +1,122 @@
+/*
+ * relay-private.h - contracts between the files of relay/: the resolver
+ * (relay_dns.c), the SMTP client session (relay_smtp.c) and the runner
+ * (relay_queue.c).  Nothing outside relay/ includes it.
+ */
+#ifndef GMS_RELAY_PRIVATE_H
+#define GMS_RELAY_PRIVATE_H
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include "relay/relay.h"
+
+/* The settings in force, copied from the configuration at start. */
+struct relay_cfg {
+	char		hostname[256];
+	char		dns_server[64];
+	int		port;
+	char		source_address[64];
+	bool		ipv6;
+	unsigned	max_deliveries;
+	unsigned	max_per_destination;
+	unsigned	max_hosts;
+	time_t		max_lifetime;
+	time_t		delay_warning;
+	time_t		retry_min;
+	time_t		retry_max;
+	time_t		lease;
+	time_t		poll_interval;
+	int		connect_timeout_ms;
+	int		timeout_ms;
+	int		data_timeout_ms;
+	int		tls;		/* RELAY_TLS_* */
+	bool		dane;
+	unsigned	max_hops;
+	size_t		max_line;
+	uint64_t	bounce_full_limit;
+};
+
+#define RELAY_TLS_NONE		0
+#define RELAY_TLS_MAY		1
+#define RELAY_TLS_ENCRYPT	2
+
+/* ---- relay_dns.c ---- */
+
+/* Results of lookups (besides the count > 0 found). */
+#define RELAY_DNS_NODATA	0	/* the name exists, no such records */
+#define RELAY_DNS_TEMP		(-1)	/* server failure, timeout: retry */
+#define RELAY_DNS_NXDOMAIN	(-2)	/* the name does not exist */
+
+#define RELAY_MX_MAX		32
+#define RELAY_ADDR_MAX		16
+
+struct relay_mx {
+	char		host[256];	/* "" for the null MX "." */
+	unsigned	pref;
+};
+
+/* Point the resolvers of every thread at server ("ADDR[:PORT]", IPv4 or
+ * empty for the system's).  Returns 0 or -1 (bad address). */
+int relay_dns_setup(const char *server);
+/* MX records of domain, sorted by preference (random order among
+ * equals).  Returns the count (> 0), or RELAY_DNS_*. */
+int relay_dns_mx(const char *domain, struct relay_mx *v, size_t max);
+/* A (and AAAA when ipv6) addresses of host with port set.  Returns the
+ * count (> 0), or RELAY_DNS_*. */
+int relay_dns_addrs(const char *host, bool ipv6, int port,
+    struct sockaddr_storage *v, size_t max);
+
+/* A TLSA record (RFC 6698). */
+struct relay_tlsa {
+	uint8_t		usage;
+	uint8_t		selector;
+	uint8_t		mtype;
+	uint8_t		data[64];
+	size_t		len;
+};
+/* TLSA records of _PORT._tcp.host; *secure_r tells whether the answer
+ * came with the AD bit (a validating resolver vouched for it).  Returns
+ * the count (> 0), or RELAY_DNS_*. */
+int relay_dns_tlsa(const char *host, int port, struct relay_tlsa *v,
+    size_t max, bool *secure_r);
+/* Does a TLSA record with usage 3 (DANE-EE) match the peer's certificate
+ * (selector 0/1, matching type 0/1/2)?  ssl is an SSL *. */
+bool relay_dane_match(struct ssl_st *ssl, const struct relay_tlsa *v,
+    size_t n);
+
+/* ---- relay_smtp.c ---- */
+
+/* One recipient of a transaction and its outcome. */
+struct relay_rcpt {
+	const char	*address;	/* borrowed from the queue entry */
+	const char	*orcpt;		/* borrowed, or NULL */
+	unsigned	 notify;	/* SPOOL_NOTIFY_* */
+	int		 state;		/* SPOOL_RCPT_* outcome */
+	char		 status[16];	/* enhanced code "5.1.1" */
+	char		 diag[512];	/* reply text, printable */
+	char		 remote_mta[256];	/* who answered, or "" */
+	bool		 peer_dsn;	/* the peer took NOTIFY itself */
+};
+
+/* One message to send to one destination domain. */
+struct relay_msg {
+	const char		*qid;		/* for logs */
+	const char		*mail_from;	/* "" for <> */
+	const char		*envid;		/* decoded, or NULL */
+	unsigned		 ret;		/* SPOOL_RET_* */
+	unsigned		 qflags;	/* SPOOL_QF_* */
+	uint64_t		 size;
+	struct spool		*sp;		/* the body comes from here */
+	struct relay_rcpt	*rcpt;
+	size_t			 nrcpt;
+};
+
+/* Deliver msg to domain: MX lookup, each host in order until every
+ * recipient has a final answer or the hosts are exhausted.  Sets each
+ * recipient's state (DELIVERED, FAILED, or PENDING with the reason).
+ * stop_fd ends waits early (relay_stop). */
+void relay_smtp_deliver(const struct relay_cfg *cfg, struct tls_ctx *tls,
+    int stop_fd, const char *domain, struct relay_msg *msg);
+
+#endif /* GMS_RELAY_PRIVATE_H */
