@@ -23,6 +23,7 @@
 #include "gms.h"
 
 struct directory;
+struct dir_mailbox;
 struct spool;
 
 /* What a command needs before it runs (struct adm_cmd.needs). */
@@ -76,6 +77,7 @@ struct adm_cmd {
 extern const struct adm_cmd adm_config_cmds[];
 extern const struct adm_cmd adm_dir_cmds[];
 extern const struct adm_cmd adm_store_cmds[];
+extern const struct adm_cmd adm_queue_cmds[];
 extern const struct adm_cmd adm_bulk_cmds[];
 extern const struct adm_cmd adm_import_cmds[];
 
@@ -208,6 +210,10 @@ int adm_read_password(struct adm *a, const char *file, const char *prompt,
 int adm_check_domain_scope(struct adm *a, const char *domain);
 /* Same for an address (its domain). */
 int adm_check_address_scope(struct adm *a, const char *address);
+/* Give the mailstore the mailbox's quota (creating its mailbox set when
+ * needed), when the mailstore can be opened: it is the mailstore that
+ * enforces quotas.  Returns 0, or -1 after a warning. */
+int adm_sync_quota(struct adm *a, const struct dir_mailbox *mb);
 
 /* DKIM keys (dkim.c). */
 /* The folder holding the signing keys (smtpd.dkim_key_dir, or --key-dir). */

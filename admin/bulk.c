@@ -474,6 +474,7 @@ cmd_bulk_add(struct adm *a, int argc, char **argv)
 		if (rc != DIR_OK)
 			break;
 		added++;
+		(void)adm_sync_quota(a, &r->mb);
 		adm_progress_set(&pg, added);
 	}
 	adm_progress_end(&pg);

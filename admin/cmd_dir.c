@@ -612,6 +612,43 @@ cmd_domain_delete(struct adm *a, int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* mailbox */
 
+/* try_spool - open the mailstore for a command that can do without. */
+static bool
+try_spool(struct adm *a)
+{
+	struct spool_settings s;
+
+	if (a->spool != NULL)
+		return true;
+	spool_settings_from_conf(&s, a->conf);
+	s.maintenance = false;
+	s.create = false;
+	if (access(s.dir, F_OK) != 0)
+		return false;
+	return spool_open(&s, &a->spool) == SPOOL_OK;
+}
+
+int
+adm_sync_quota(struct adm *a, const struct dir_mailbox *mb)
+{
+	int r;
+
+	if (!try_spool(a))
+		return 0;
+	r = spool_user_create(a->spool, mb->address);
+	if (r != SPOOL_OK && r != SPOOL_EEXIST)
+		goto fail;
+	r = spool_quota_set(a->spool, mb->address, mb->quota_bytes,
+	    mb->quota_messages);
+	if (r == SPOOL_OK)
+		return 0;
+fail:
+	fprintf(stderr, "gmsadm: warning: the mailstore did not take the "
+	    "quota of %s: %s; run 'gmsadm mailbox quota %s' again later\n",
+	    mb->address, spool_strerror(r), mb->address);
+	return -1;
+}
+
 static void
 mailbox_object(struct adm_out *o, const struct dir_mailbox *mb)
 {
@@ -700,6 +737,7 @@ cmd_mailbox_add(struct adm *a, int argc, char **argv)
 	buf_wipe_free(&pw);
 	if (rc != DIR_OK)
 		return dir_fail(a, rc, "mailbox", mb.address);
+	(void)adm_sync_quota(a, &mb);
 	adm_note(a, "mailbox %s added%s", mb.address, nopw ? " (no password: "
 	    "it cannot log in until 'gmsadm mailbox passwd')" : "");
 	if (a->json) {
@@ -796,22 +834,6 @@ one_mailbox(struct adm *a, const char *address, struct dir_mailbox *mb)
 	return EX_OK;
 }
 
-/* try_spool - open the mailstore for a command that can do without. */
-static bool
-try_spool(struct adm *a)
-{
-	struct spool_settings s;
-
-	if (a->spool != NULL)
-		return true;
-	spool_settings_from_conf(&s, a->conf);
-	s.maintenance = false;
-	s.create = false;
-	if (access(s.dir, F_OK) != 0)
-		return false;
-	return spool_open(&s, &a->spool) == SPOOL_OK;
-}
-
 static int
 cmd_mailbox_show(struct adm *a, int argc, char **argv)
 {
@@ -832,6 +854,8 @@ cmd_mailbox_show(struct adm *a, int argc, char **argv)
 	    SPOOL_OK) {
 		adm_object_num(o, "used_bytes", q.bytes_used);
 		adm_object_num(o, "used_messages", q.messages_used);
+		adm_object_num(o, "store_quota_bytes", q.bytes_limit);
+		adm_object_num(o, "store_quota_messages", q.messages_limit);
 	}
 	adm_out_print(&o);
 	return EX_OK;
@@ -936,7 +960,7 @@ cmd_mailbox_quota(struct adm *a, int argc, char **argv)
 	struct adm_out *o;
 	uint64_t bytes = 0, msgs = 0;
 	bool set_msgs = false;
-	int rc, r;
+	int rc;
 
 	OPTS_BEGIN(opts)
 	case 'M':
@@ -960,15 +984,8 @@ cmd_mailbox_quota(struct adm *a, int argc, char **argv)
 		if (rc != DIR_OK)
 			code = dir_fail(a, rc, "mailbox", mb.address);
 		/* The mailstore enforces it; the directory records it. */
-		else if (try_spool(a)) {
-			r = spool_quota_set(a->spool, mb.address,
-			    mb.quota_bytes, mb.quota_messages);
-			if (r != SPOOL_OK && r != SPOOL_ENOENT)
-				code = adm_fail(a, adm_spool_exit(r), "quota of "
-				    "%s recorded in the directory, but the "
-				    "mailstore failed: %s; run the command "
-				    "again", mb.address, spool_strerror(r));
-		}
+		else if (adm_sync_quota(a, &mb) < 0)
+			code = EX_TEMPFAIL;
 	}
 	adm_getopt_free(&g);
 	if (code != EX_OK)

@@ -169,8 +169,8 @@ adm_spool_exit(int code)
 /* The command table. */
 
 static const struct adm_cmd *const adm_all_tables[] = {
-	adm_config_cmds, adm_dir_cmds, adm_store_cmds, adm_bulk_cmds,
-	adm_import_cmds, NULL,
+	adm_config_cmds, adm_dir_cmds, adm_store_cmds, adm_queue_cmds,
+	adm_bulk_cmds, adm_import_cmds, NULL,
 };
 
 static const char *const group_help[][2] = {
@@ -182,6 +182,7 @@ static const char *const group_help[][2] = {
 	{ "bulk", "provision many mailboxes from a CSV file at once" },
 	{ "import", "bring existing mail in from Maildir or mbox" },
 	{ "store", "the mailstore: statistics, verify, checkpoint, backup" },
+	{ "queue", "the outbound queue: list, show, flush, hold, delete" },
 	{ "config", "gms.conf: what is in force, check it, the defaults" },
 	{ NULL, NULL },
 };

@@ -267,7 +267,10 @@ load_keywords(struct importer *im, int dirfd)
 	buf_free(&b);
 }
 
-/* load_uidlist - base names in dovecot-uidlist order (owned vector). */
+/* load_uidlist - base names in the order of Dovecot's dovecot-uidlist or,
+ * failing that, Courier's courierimapuiddb (owned vector).  Both start
+ * with a header line, then "UID [extensions] :name" (Dovecot v3) or
+ * "UID name" (Dovecot v1, Courier). */
 static void
 load_uidlist(int dirfd, struct spool_strlist *l)
 {
@@ -276,7 +279,8 @@ load_uidlist(int dirfd, struct spool_strlist *l)
 	char *line, *cur, *colon, *p;
 
 	memset(l, 0, sizeof(*l));
-	if (read_small_file(dirfd, "dovecot-uidlist", &b, 64u << 20, &st) < 0)
+	if (read_small_file(dirfd, "dovecot-uidlist", &b, 64u << 20, &st) < 0 &&
+	    read_small_file(dirfd, "courierimapuiddb", &b, 64u << 20, &st) < 0)
 		return;
 	if (b.data == NULL)
 		return;

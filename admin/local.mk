@@ -17,6 +17,7 @@ admin_gmsadm_SOURCES = \
 	admin/cmd_config.c \
 	admin/cmd_dir.c \
 	admin/cmd_store.c \
+	admin/cmd_queue.c \
 	admin/dkim.c \
 	admin/bulk.c \
 	admin/import.c \

@@ -165,10 +165,10 @@ do_select(struct imapd_session *s, struct imap_parser *p, bool readonly)
 	    st->uidvalidity);
 	(void)imapd_untagged(s, "OK [UIDNEXT %u] Predicted next UID",
 	    st->uidnext);
-	if (s->enabled & IMAPD_EN_CONDSTORE)
-		(void)imapd_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
-		    (unsigned long long)(st->highestmodseq > 0 ?
-		    st->highestmodseq : 1));
+	/* Modseqs are persistent here: always (RFC 7162 3.1.2.1). */
+	(void)imapd_untagged(s, "OK [HIGHESTMODSEQ %llu] Highest",
+	    (unsigned long long)(st->highestmodseq > 0 ?
+	    st->highestmodseq : 1));
 	if (q.on && q.uidvalidity == st->uidvalidity)
 		qresync_report(s, &q);
 	return cmd_ok(s, readonly ? "READ-ONLY" : "READ-WRITE",

@@ -35,21 +35,28 @@ tests_unit_test_smtp_parse_LDADD = smtpd/libsmtpparse.a $(LIBGMS_LIBS)
 tests_unit_test_smtp_data_SOURCES = tests/unit/test-smtp-data.c tests/unit/unit.h
 tests_unit_test_smtp_data_LDADD = smtpd/libsmtpparse.a $(LIBGMS_LIBS)
 
-# Fuzz targets (libFuzzer): "make fuzz-smtpd" builds them with clang into
-# tests/fuzz/; run e.g. tests/fuzz/fuzz-smtp-data -max_total_time=60.
-SMTP_FUZZ = fuzz-smtp-path fuzz-smtp-data fuzz-smtp-headers
-SMTP_FUZZ_SRC = smtpd/smtp_parse.c smtpd/smtp_data.c smtpd/smtp_headers.c \
-	lib/str.c lib/buf.c lib/xmalloc.c lib/log.c
-fuzz-smtpd:
-	@mkdir -p tests/fuzz
-	for f in $(SMTP_FUZZ); do \
-	  clang -g -O1 -fsanitize=fuzzer,address,undefined \
-	    -I$(top_srcdir)/lib -I$(top_srcdir) -I. \
-	    -o tests/fuzz/$$f $(top_srcdir)/tests/fuzz/$$f.c \
-	    $(addprefix $(top_srcdir)/,$(SMTP_FUZZ_SRC)) -lpthread || exit 1; \
-	done
+# Fuzz targets (libFuzzer, clang, ASan + UBSan; FUZZ_CC and FUZZ_CFLAGS
+# come from tests/local.mk): "make fuzz-smtpd" (or "make fuzz") builds
+# them into tests/fuzz/; run e.g. tests/fuzz/fuzz-smtp-data -max_total_time=60.
+SMTP_FUZZ_SRCS = $(top_srcdir)/smtpd/smtp_parse.c $(top_srcdir)/smtpd/smtp_data.c \
+	$(top_srcdir)/smtpd/smtp_headers.c $(top_srcdir)/lib/str.c \
+	$(top_srcdir)/lib/buf.c $(top_srcdir)/lib/xmalloc.c $(top_srcdir)/lib/log.c
+SMTP_FUZZ = tests/fuzz/fuzz-smtp-path tests/fuzz/fuzz-smtp-data \
+	tests/fuzz/fuzz-smtp-headers
+tests/fuzz/fuzz-smtp-path: $(top_srcdir)/tests/fuzz/fuzz-smtp-path.c $(SMTP_FUZZ_SRCS)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lpthread
+tests/fuzz/fuzz-smtp-data: $(top_srcdir)/tests/fuzz/fuzz-smtp-data.c $(SMTP_FUZZ_SRCS)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lpthread
+tests/fuzz/fuzz-smtp-headers: $(top_srcdir)/tests/fuzz/fuzz-smtp-headers.c $(SMTP_FUZZ_SRCS)
+	@$(MKDIR_P) tests/fuzz
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lpthread
+fuzz-smtpd: $(SMTP_FUZZ)
 .PHONY: fuzz-smtpd
-EXTRA_DIST += $(SMTP_FUZZ:%=tests/fuzz/%.c) bench/smtpd
+CLEANFILES += $(SMTP_FUZZ)
+EXTRA_DIST += tests/fuzz/fuzz-smtp-path.c tests/fuzz/fuzz-smtp-data.c \
+	tests/fuzz/fuzz-smtp-headers.c
 
 # smtp-spooldump: reads delivered mail back through the spool API for the
 # protocol tests (not installed).

@@ -1283,6 +1283,8 @@ cmd_data(struct smtp_sess *ss, const char *arg, size_t len)
 			tx_reset(ss);
 			if (r == CONN_TIMEOUT)
 				reply(ss, "421 4.4.2 Timeout during DATA");
+			else if (r == CONN_STOP)
+				reply(ss, "421 4.3.2 Service shutting down");
 			return -1;
 		}
 		if (l.too_long)

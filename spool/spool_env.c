@@ -439,19 +439,34 @@ spool_checkpoint(struct spool *sp)
 	return r;
 }
 
-int
-spool_recover(struct spool *sp)
+/* recover_locked - close and reopen; envlock held exclusively. */
+static int
+recover_locked(struct spool *sp)
 {
 	int r = SPOOL_OK;
 
-	pthread_rwlock_wrlock(&sp->envlock);
 	if (sp->broken || sp->env == NULL) {
 		log_warnx("spool: recovering the environment in %s", sp->dir);
 		env_close(sp);
 		r = env_open(sp);
 		if (r == SPOOL_OK)
-			sp->broken = false;
+			__atomic_store_n(&sp->broken, false, __ATOMIC_SEQ_CST);
 	}
+	return r;
+}
+
+int
+spool_recover(struct spool *sp)
+{
+	struct timespec ts;
+	int r;
+
+	/* Wait (bounded) for the calls in progress to leave. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	if (pthread_rwlock_timedwrlock(&sp->envlock, &ts) != 0)
+		return SPOOL_ERUNRECOVERY;
+	r = recover_locked(sp);
 	pthread_rwlock_unlock(&sp->envlock);
 	return r;
 }
@@ -465,7 +480,7 @@ static void *
 maint_main(void *arg)
 {
 	struct spool *sp = arg;
-	time_t last_ckp = time(NULL), last_fck = 0;
+	time_t last_ckp = time(NULL), last_fck = 0, broken_since = 0;
 	sigset_t all;
 
 	sigfillset(&all);
@@ -488,9 +503,30 @@ maint_main(void *arg)
 			break;
 		pthread_mutex_unlock(&sp->maint_mtx);
 
-		if (__atomic_load_n(&sp->broken, __ATOMIC_SEQ_CST))
-			(void)spool_recover(sp);
 		now = time(NULL);
+		if (__atomic_load_n(&sp->broken, __ATOMIC_SEQ_CST)) {
+			/* Never block here: this thread also runs the lock
+			 * detector that frees the others. */
+			if (pthread_rwlock_trywrlock(&sp->envlock) == 0) {
+				(void)recover_locked(sp);
+				pthread_rwlock_unlock(&sp->envlock);
+				broken_since = 0;
+			} else if (broken_since == 0) {
+				broken_since = now;
+			} else if (now - broken_since > 15) {
+				/* Threads are stuck inside Berkeley DB on
+				 * locks of a dead process in a panicked
+				 * environment: only a new process gets out.
+				 * The supervisor restarts us. */
+				log_errorx("spool: the environment needs "
+				    "recovery and threads are stuck in it; "
+				    "exiting for a restart");
+				_exit(75);
+			}
+			pthread_mutex_lock(&sp->maint_mtx);
+			continue;
+		}
+		broken_since = 0;
 		pthread_rwlock_rdlock(&sp->envlock);
 		if (sp->env != NULL) {
 			ret = sp->env->lock_detect(sp->env, 0, DB_LOCK_EXPIRE,

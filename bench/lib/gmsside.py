@@ -16,6 +16,7 @@ the workloads that need it then report "not run" with the reason.
 
 import imaplib
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -186,6 +187,30 @@ class GmsSide:
                 m.logout()
             except Exception:
                 pass
+
+    def log_mark(self):
+        """Where gms-imapd's log ends now, for refusals_since()."""
+        try:
+            return os.path.getsize(self.suite.logs["gms-imapd"])
+        except (OSError, KeyError):
+            return 0
+
+    def refusals_since(self, mark):
+        """{reason: count} of the "login refused" lines logged after mark."""
+        out = {}
+        try:
+            with open(self.suite.logs["gms-imapd"], "rb") as f:
+                f.seek(mark)
+                for raw in f:
+                    line = raw.decode(errors="replace")
+                    if "login refused" not in line:
+                        continue
+                    m = re.search(r"reason=(\S+)", line)
+                    r = m.group(1) if m else "?"
+                    out[r] = out.get(r, 0) + 1
+        except (OSError, KeyError):
+            pass
+        return out
 
     def gmsadm_has(self, group):
         """True when gmsadm is built and its help lists the command group."""

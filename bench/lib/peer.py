@@ -344,6 +344,13 @@ class Peer:
         """Postfix and Dovecot play every role once started."""
         return None
 
+    def log_mark(self):
+        return 0
+
+    def refusals_since(self, mark):
+        """Dovecot refuses no correct login here (its penalty follows failures)."""
+        return {}
+
     def count(self, addr):
         """Messages delivered into addr's INBOX (files in new/ and cur/)."""
         md = self.maildir(addr)

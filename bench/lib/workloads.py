@@ -198,6 +198,7 @@ def imap_mixed(side, tool_path, clients, users, first_user, seconds):
     if why:
         return {"skip": why}
     roots = side.imap_roots()
+    mark = side.log_mark()
     cpu0 = procstat.cpu_seconds(roots)
     rc, kv, err = tool(side, tool_path, ["-f", first_user, "-U", min(users, clients),
                                          "-c", clients, "-d", seconds, "mixed"],
@@ -211,6 +212,10 @@ def imap_mixed(side, tool_path, clients, users, first_user, seconds):
            "lat": {k[3:]: v for k, v in kv.items() if k.startswith("ms_")}}
     if kv.get("errors"):
         out["note"] = "%d failed commands (%s)" % (kv["errors"], (err.splitlines() or ["?"])[0][:120])
+        refused = side.refusals_since(mark)
+        if refused:
+            out["note"] += "; the server's log: " + ", ".join(
+                "%d logins refused reason=%s" % (n, r) for r, n in sorted(refused.items()))
     return out
 
 

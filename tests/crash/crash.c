@@ -318,7 +318,7 @@ main(void)
 	struct spool *sp;
 	pid_t pids[NCHILD];
 	double t0, max_call = 0, max_stall = 0;
-	int i, kills = 0, hung = 0, failed_calls = 0;
+	int i, kills = 0, hung = 0, failed_calls = 0, self_exits = 0;
 	struct spool_verify_report rep;
 	size_t acked = 0, missing = 0, dup = 0, bad = 0, total_ids = 0;
 
@@ -355,6 +355,18 @@ main(void)
 		int victim = rand() % NCHILD, status, r;
 
 		usleep(20000 + (rand() % 250) * 1000);
+		/* A child that left by itself (exit 75: stuck in an
+		 * environment that needed recovery) is started again. */
+		for (i = 0; i < NCHILD; i++) {
+			if (waitpid(pids[i], &status, WNOHANG) == pids[i]) {
+				if (WIFEXITED(status) && WEXITSTATUS(status) == 4)
+					failed_calls += 1000;
+				else
+					self_exits++;
+				pids[i] = spawn(i);
+				prog->last_ok[i] = now_ms();
+			}
+		}
 		kill(pids[victim], SIGKILL);
 		waitpid(pids[victim], &status, 0);
 		kills++;
@@ -397,7 +409,8 @@ main(void)
 	}
 	spool_close(&sp);
 
-	printf("# %d kills, ops per child: %ld %ld %ld %ld\n", kills,
+	printf("# %d kills, %d children left by themselves, ops per child: "
+	    "%ld %ld %ld %ld\n", kills, self_exits,
 	    prog->ops[0], prog->ops[1], prog->ops[2], prog->ops[3]);
 	CHECK(kills >= 50, "children killed %d times", kills);
 	CHECK(hung == 0, "every child stopped when asked (%d hung)", hung);

@@ -29,20 +29,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		len = nl != NULL ? (size_t)(nl - p) : left;
 		rc = relay_reply_feed(&r, p, len);
 		if (rc == 1) {
-			struct buf x = BUF_INIT(65536);
+			struct buf x = BUF_INIT(65536), o = BUF_INIT(65536);
 			struct relay_dsn d;
 			struct relay_dsn_rcpt dr;
 
 			relay_ehlo_parse(&r, &e);
 			(void)relay_xtext_encode(&x, r.text.data ? r.text.data :
 			    "", r.text.len);
-			(void)relay_xtext_decode(&x, r.text.data ? r.text.data :
+			(void)relay_xtext_decode(&o, r.text.data ? r.text.data :
 			    "", r.text.len);
 			memset(&d, 0, sizeof(d));
 			memset(&dr, 0, sizeof(dr));
 			dr.address = "a@b";
 			dr.diag = buf_cstr(&r.text);
-			dr.orcpt = buf_cstr(&x);
+			dr.orcpt = buf_cstr(&o);
 			d.reporting_mta = "h";
 			d.sender = "s@h";
 			d.qid = "q";
@@ -54,6 +54,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			(void)relay_dsn_build(&x, &d);
 			(void)relay_count_received((const char *)data, size);
 			buf_free(&x);
+			buf_free(&o);
 		}
 		if (nl == NULL)
 			break;

@@ -127,7 +127,7 @@ def test_help_lists_every_group(adm):
     cmds = command_list(adm)
     groups = {g for g, _ in cmds}
     for g in ("institution", "domain", "mailbox", "alias", "list", "bulk", "import",
-              "store", "config"):
+              "store", "queue", "config"):
         assert g in groups, g
     assert len(cmds) >= 35
 
@@ -358,6 +358,8 @@ def test_mailbox_lifecycle(adm):
     assert not adm.ldap_bind_ok(addr, "wrong")
     info = adm.json("mailbox", "show", addr)
     assert info["name"] == "Asha Juma" and info["quota_bytes"] == 10 * 1024 * 1024
+    # The mailstore, which enforces quotas, got it too.
+    assert info["store_quota_bytes"] == 10 * 1024 * 1024
     assert info["institution"] == adm.json("domain", "show", "demo.go.tz")["institution"]
     assert addr in [m["address"] for m in adm.json("mailbox", "list", "demo.go.tz")]
     assert adm.run("mailbox", "add", addr, "--no-password").returncode == EX_CANTCREAT
@@ -370,6 +372,7 @@ def test_mailbox_lifecycle(adm):
     assert q["quota_bytes"] == 20 * 1024 * 1024 and q["quota_messages"] == 500
     assert "gmsQuotaBytes: %d" % (20 * 1024 * 1024) in adm.ldap_entry(
         "ou=people", "(mail=%s)" % addr, ["gmsQuotaBytes"])
+    assert adm.json("mailbox", "show", addr)["store_quota_messages"] == 500
     # suspend / resume
     adm.ok("mailbox", "suspend", addr)
     assert adm.json("mailbox", "show", addr)["status"] == "suspended"
@@ -604,6 +607,11 @@ def test_import_maildir_flags_over_imap(live_suite):
         ("new", "1002.M3.h", msg("three")),
         (".Archive/cur", "1003.M4.h:2,SD", msg("four")),
     ], keywords=["Important"])
+    # Dovecot's UID order differs from the names' order: it wins.
+    with open(os.path.join(md, "dovecot-uidlist"), "w") as f:
+        f.write("3 V1234 N4 G0123456789abcdef\n"
+                "1 :1002.M3.h\n2 :1001.M2.h:2,FRa\n3 :1000.M1.h:2,S\n")
+    os.chmod(os.path.join(md, "dovecot-uidlist"), 0o644)
     os.utime(os.path.join(md, "cur", "1000.M1.h:2,S"), (1577934245, 1577934245))
     adm.ok("import", "maildir", md, addr)
     ctx = ssl.create_default_context(cafile=adm.suite.ca_cert)
@@ -613,17 +621,22 @@ def test_import_maildir_flags_over_imap(live_suite):
         m.login(addr, "Imap-Passw0rd")
         typ, _ = m.select("INBOX", readonly=True)
         assert typ == "OK"
-        typ, data = m.uid("FETCH", "1:*", "(FLAGS INTERNALDATE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
-        assert typ == "OK"
-        text = b" ".join(x[0] if isinstance(x, tuple) else x for x in data).decode()
-        items = re.findall(r"UID (\d+).*?FLAGS \(([^)]*)\).*?INTERNALDATE \"([^\"]+)\"", text)
-        by_uid = {int(u): (set(f.split()), d) for u, f, d in items}
-        assert len(by_uid) == 3, text
-        flags = [by_uid[u][0] for u in sorted(by_uid)]
-        assert "\\Seen" in flags[0]
-        assert {"\\Flagged", "\\Answered", "Important"} <= flags[1]
-        assert "\\Seen" not in flags[2]
-        assert by_uid[min(by_uid)][1].startswith("02-Jan-2020")
+        by_subject = {}
+        for uid in (1, 2, 3):
+            typ, data = m.uid("FETCH", str(uid), "(FLAGS INTERNALDATE "
+                              "BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            assert typ == "OK" and data and isinstance(data[0], tuple), data
+            meta = data[0][0].decode()
+            subject = data[0][1].decode().split(":", 1)[1].strip()
+            flags = set(re.search(r"FLAGS \(([^)]*)\)", meta).group(1).split())
+            date = re.search(r'INTERNALDATE "([^"]+)"', meta).group(1)
+            by_subject[subject] = (uid, flags, date)
+        assert [by_subject[s][0] for s in ("three", "two", "one")] == [1, 2, 3]
+        assert "\\Seen" in by_subject["one"][1]
+        assert by_subject["one"][2].startswith("02-Jan-2020")
+        assert {"\\Flagged", "\\Answered", "Important"} <= by_subject["two"][1]
+        assert "\\Seen" not in by_subject["two"][1]
+        assert "\\Seen" not in by_subject["three"][1]
         typ, _ = m.select("Archive", readonly=True)
         assert typ == "OK"
         typ, data = m.fetch("1", "(FLAGS)")
@@ -634,6 +647,17 @@ def test_import_maildir_flags_over_imap(live_suite):
             m.shutdown()
         except Exception:
             pass
+
+
+def test_quota_is_enforced_by_the_store(adm):
+    addr = uniq("quota") + "@demo.go.tz"
+    adm.ok("mailbox", "add", addr, "--no-password", "--quota", "1K")
+    md = make_maildir(adm, uniq("mdq"), [("cur", "%d.M.h:2,S" % i, msg("q%d" % i, "y" * 600))
+                                         for i in range(3)])
+    r = adm.run("import", "maildir", md, addr)
+    assert r.returncode == EX_DATAERR and "quota" in r.stderr
+    adm.ok("mailbox", "quota", addr, "0")
+    assert adm.json("import", "maildir", md, addr)["imported"] == 3
 
 
 def test_import_mbox(adm):
@@ -723,7 +747,10 @@ def live_suite():
         os.chown(keydir, gms.pw_uid, gms.pw_gid)
     except KeyError:
         pass
-    s = Suite(os.path.join(top, "data"), extra_conf="smtpd.dkim_key_dir = %s" % keydir)
+    # The queue runner is off so that remote mail stays queued for the
+    # queue commands.
+    s = Suite(os.path.join(top, "data"), extra_conf="smtpd.dkim_key_dir = %s\n"
+              "relay.enable = no" % keydir)
     try:
         try:
             s.start()
@@ -792,3 +819,115 @@ def test_dkim_key_signs_in_smtpd(live_suite):
         assert d.verify(idx=i, dnsfunc=dnsfunc), "signature %d does not verify" % i
         algs.add(d.signature_fields[b"a"])
     assert algs == {b"rsa-sha256", b"ed25519-sha256"}
+
+
+def test_queue_commands(live_suite):
+    import smtplib
+    from gmsfix.suite import DEMO_USER, DEMO_PASSWORD
+    s = live_suite
+    a = Adm(s)
+    before = {e["id"] for e in a.json("queue", "list")}
+    ctx = ssl.create_default_context(cafile=s.ca_cert)
+    token = uniq("queued")
+    with smtplib.SMTP("127.0.0.1", s.ports["SUBMISSION_PORT"], timeout=30) as c:
+        c.starttls(context=ctx)
+        c.login(DEMO_USER, DEMO_PASSWORD)
+        c.sendmail(DEMO_USER, ["someone@example.org", "other@example.net"],
+                   ("From: %s\r\nSubject: %s\r\n\r\nout\r\n" % (DEMO_USER, token)).encode())
+    rows = [e for e in a.json("queue", "list") if e["id"] not in before]
+    assert len(rows) == 1, rows
+    qid = rows[0]["id"]
+    assert rows[0]["from"] == DEMO_USER and rows[0]["recipients"] == "2/2 pending"
+    assert rows[0]["state"] == "queued"
+    e = a.json("queue", "show", qid)
+    assert sorted(r["address"] for r in e["recipients"]) == ["other@example.net",
+                                                             "someone@example.org"]
+    assert all(r["state"] == "pending" for r in e["recipients"])
+    assert "someone@example.org" in a.ok("queue", "show", qid).stdout
+    a.ok("queue", "hold", qid)
+    assert a.json("queue", "show", qid)["held"] is True
+    assert [x for x in a.json("queue", "list") if x["id"] == qid][0]["state"] == "held"
+    a.ok("queue", "release", qid)
+    assert a.json("queue", "show", qid)["held"] is False
+    a.ok("queue", "flush", qid)
+    a.ok("queue", "flush", "all")
+    r = a.run("queue", "show", "nosuchqueueid0000000")
+    assert r.returncode == EX_NOUSER and "queue list" in r.stderr
+    assert a.run("queue", "hold").returncode == EX_USAGE
+    a.ok("queue", "delete", qid)
+    assert qid not in {x["id"] for x in a.json("queue", "list")}
+    assert a.run("queue", "delete", qid).returncode == EX_NOUSER
+
+
+# ---------------------------------------------------------------------------
+# On a terminal: the password prompt does not echo, progress bars are drawn.
+
+def run_on_pty(argv, answers=(), timeout=60):
+    """Run argv with stdin, stdout and stderr on a new pseudo-terminal;
+    write each answer after its prompt shows up.  Returns (rc, output)."""
+    import pty
+    import select
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+    os.close(slave)
+    out = b""
+    answers = list(answers)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+                while answers and answers[0][0].encode() in out[-200:]:
+                    prompt, text = answers.pop(0)
+                    out += b"<<sent>>"
+                    os.write(master, text.encode() + b"\n")
+            elif p.poll() is not None:
+                break
+        rc = p.wait(timeout=max(1, deadline - time.monotonic()))
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    return rc, out.decode(errors="replace")
+
+
+def test_password_prompt_has_no_echo(adm):
+    addr = uniq("tty") + "@demo.go.tz"
+    rc, out = run_on_pty([adm.bin, "-c", adm.conf, "mailbox", "add", addr],
+                         [("New password for %s: " % addr, "Tty-Secret-123"),
+                          ("Again: ", "Tty-Secret-123")])
+    assert rc == EX_OK, out
+    assert "New password for" in out and "Again:" in out
+    assert "Tty-Secret-123" not in out  # never echoed
+    assert adm.ldap_bind_ok(addr, "Tty-Secret-123")
+    # Two different answers change nothing.
+    addr2 = uniq("tty") + "@demo.go.tz"
+    rc, out = run_on_pty([adm.bin, "-c", adm.conf, "mailbox", "add", addr2],
+                         [("New password for %s: " % addr2, "One-Secret-1"),
+                          ("Again: ", "Two-Secret-2")])
+    assert rc == EX_DATAERR and "differ" in out
+    assert adm.run("mailbox", "show", addr2).returncode == EX_NOUSER
+
+
+def test_progress_bar_on_terminal(adm):
+    addr = uniq("bar") + "@demo.go.tz"
+    adm.ok("mailbox", "add", addr, "--no-password")
+    md = make_maildir(adm, uniq("mdbar"), [("cur", "%d.M.h:2,S" % (5000 + i),
+                                            msg("bar %d" % i)) for i in range(30)])
+    rc, out = run_on_pty([adm.bin, "-c", adm.conf, "import", "maildir", md, addr])
+    assert rc == EX_OK, out
+    assert "importing [" in out and "########################################] 30/30" in out
+    # Not on a terminal (the other tests) or with -q: no bar.
+    md2 = make_maildir(adm, uniq("mdbar"), [("cur", "1.M.h:2,S", msg("q"))])
+    rc, out = run_on_pty([adm.bin, "-c", adm.conf, "-q", "import", "maildir", md2, addr])
+    assert rc == EX_OK and "importing [" not in out
+    r = adm.run("import", "maildir", md2, addr)
+    assert "importing [" not in r.stderr

@@ -417,6 +417,32 @@ def test_smtp_smuggling_not_acted_on(env, end):
     assert env.find(USER, tok.encode()) == []
 
 
+def test_nul_in_data_rejected(env):
+    tok = token()
+    r = Raw(env.port)
+    r.cmd("EHLO client.example")
+    r.cmd("MAIL FROM:<a@spf-pass.test>")
+    r.cmd("RCPT TO:<%s>" % USER)
+    assert r.cmd("DATA")[0] == 354
+    r.send(message(tok, body=b"nul\x00here\r\n") + b".\r\n")
+    code, text = r.reply()
+    assert code == 554 and text.startswith("5.6.0")
+    assert r.cmd("NOOP")[0] == 250
+    r.close()
+    assert env.find(USER, tok.encode()) == []
+
+
+def test_dot_stuffing_round_trip(env):
+    tok = token()
+    body = b".leading dot\r\n..two dots\r\n.\r\nend\r\n"
+    c = smtp(env)
+    c.mail("a@spf-pass.test")
+    c.rcpt(USER)
+    assert c.data(message(tok, body=body))[0] == 250    # smtplib stuffs
+    c.quit()
+    assert env.find(USER, tok.encode())[0].endswith(body)
+
+
 # ---------------------------------------------------------------- STARTTLS
 
 def test_starttls_and_injection_discarded(env):

@@ -177,6 +177,20 @@ def full_env():
 
 
 def send_sized(env, tok, size):
+    try:
+        return _send_sized(env, tok, size)
+    except (smtplib.SMTPException, OSError) as e:
+        proc = env.suite.procs.get("gms-smtpd")
+        if proc is not None:
+            try:
+                proc.wait(2)
+            except Exception:
+                pass
+        raise AssertionError("%r; gms-smtpd status %s; log:\n%s" % (
+            e, proc and proc.poll(), env.suite.log_tail("gms-smtpd", 15)))
+
+
+def _send_sized(env, tok, size):
     c = smtplib.SMTP("127.0.0.1", env.port, timeout=60)
     try:
         c.ehlo("full.example")

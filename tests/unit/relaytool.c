@@ -5,9 +5,9 @@
  * as gms-smtpd would, and prints the queue and a user's INBOX.
  *
  *   relaytool -c gms.conf add [-e ENVID] [-r full|hdrs] [-n NOTIFY] [-8]
- *       [-U] [-o ORCPT] FROM RCPT...  < message
- *           queue the message (stdin, LF made CRLF) for the remote RCPTs;
- *           prints the queue id
+ *       [-U] [-o ORCPT] [-N COUNT] FROM RCPT...  < message
+ *           queue the message (stdin, LF made CRLF) for the remote RCPTs
+ *           (COUNT times: the benchmark); prints the queue id(s)
  *   relaytool -c gms.conf run [-t SECONDS] [-w]
  *           run the runner; -w: stop once the queue is empty (exit 0) or
  *           after SECONDS (exit 3); without -w run until SIGTERM/SIGINT
@@ -80,10 +80,11 @@ cmd_add(struct spool *sp, int argc, char **argv)
 	char chunk[8192], qid[SPOOL_QID_SIZE];
 	unsigned ret = SPOOL_RET_DEFAULT, notify = 0, qflags = 0;
 	size_t n, i;
-	int ch, r;
+	long count = 1, k;
+	int ch, r = SPOOL_OK;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "e:r:n:8Uo:")) != -1) {
+	while ((ch = getopt(argc, argv, "e:r:n:8Uo:N:")) != -1) {
 		switch (ch) {
 		case 'e': envid = optarg; break;
 		case 'r': ret = strcmp(optarg, "full") == 0 ? SPOOL_RET_FULL :
@@ -92,6 +93,7 @@ cmd_add(struct spool *sp, int argc, char **argv)
 		case '8': qflags |= SPOOL_QF_8BITMIME; break;
 		case 'U': qflags |= SPOOL_QF_SMTPUTF8; break;
 		case 'o': orcpt = optarg; break;
+		case 'N': count = atol(optarg); break;
 		default: usage();
 		}
 	}
@@ -112,9 +114,13 @@ cmd_add(struct spool *sp, int argc, char **argv)
 		rr[i - 1].notify = notify;
 		rr[i - 1].orcpt = orcpt;
 	}
-	r = spool_queue_add(sp, msg.data ? msg.data : "", msg.len,
-	    strcmp(argv[0], "<>") == 0 ? "" : argv[0], envid, ret, qflags,
-	    rr, (size_t)argc - 1, qid);
+	for (k = 0; k < count && r == SPOOL_OK; k++) {
+		r = spool_queue_add(sp, msg.data ? msg.data : "", msg.len,
+		    strcmp(argv[0], "<>") == 0 ? "" : argv[0], envid, ret,
+		    qflags, rr, (size_t)argc - 1, qid);
+		if (r == SPOOL_OK)
+			printf("%s\n", qid);
+	}
 	free(rr);
 	buf_free(&in);
 	buf_free(&msg);
@@ -122,7 +128,6 @@ cmd_add(struct spool *sp, int argc, char **argv)
 		fprintf(stderr, "relaytool: queue add: %s\n", spool_err_name(r));
 		return 1;
 	}
-	printf("%s\n", qid);
 	return 0;
 }
 
