@@ -437,7 +437,8 @@ import_folder(struct importer *im, int dirfd, const char *mailbox)
 		free(pos);
 		free(sorted);
 	}
-	qsort(v, n, sizeof(*v), cmp_mfile);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_mfile);
 	for (i = 0; i < n && code == EX_OK; i++) {
 		struct buf b;
 		struct stat st;
@@ -554,7 +555,8 @@ import_maildir(struct importer *im, const char *path)
 		closedir(dp);
 	} else if (fd >= 0)
 		close(fd);
-	qsort(folders, nf, sizeof(char *), cmp_str);
+	if (nf > 1)
+		qsort(folders, nf, sizeof(char *), cmp_str);
 
 	adm_progress_start(&im->pg, im->a, "importing", total);
 	code = import_folder(im, top, "INBOX");

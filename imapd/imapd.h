@@ -7,11 +7,19 @@
  *              deciding each literal's size before any "+" is sent;
  *   parser.c   pure functions over the assembled command: tags, atoms,
  *              quoted strings, literals, lists with a nesting bound,
- *              sequence sets with a size bound, dates, flags;
- *   respond.c  tagged and untagged responses with response codes;
+ *              dates, flags, mailbox names (seqset.c: sequence sets with
+ *              a size bound; mutf7.c: modified UTF-7; arena.c: the
+ *              per-command scratch memory);
+ *   respond.c  strings, literals and mailbox names in responses;
  *   session.c  the session state machine, the one static command table
- *              and the dispatcher that checks each command's preconditions;
- *   cmd-*.c    one file per IMAP command;
+ *              and the dispatcher that checks each command's preconditions
+ *              and writes the tagged answer;
+ *   mailbox.c  the selected mailbox: the store's view, the change watch
+ *              and the untagged EXPUNGE/EXISTS/FETCH that keep the client
+ *              in step;
+ *   auth.c     the throttled password check through the directory;
+ *   cmd-*.c    one file per IMAP command (fetch-section.c, msghdr.c and
+ *              thread-refs.c hold the pure parts of FETCH, SORT, THREAD);
  *   imapd.c    main(): options, configuration, server_main().
  * This header is the folder's interface; nothing outside imapd/ includes
  * it except the imapd unit tests and fuzz targets.

@@ -78,3 +78,5 @@ tests/fuzz/fuzz-imap-reader: $(top_srcdir)/tests/fuzz/fuzz-imap-reader.c $(FUZZ_
 	$(CLANG) $(FUZZ_IMAP_FLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz-imap-reader.c $(FUZZ_IMAP_SRCS) $(OPENSSL_LIBS) -lpthread
 CLEANFILES += tests/fuzz/fuzz-imap-parser tests/fuzz/fuzz-imap-reader
 .PHONY: fuzz-imap
+
+EXTRA_DIST += bench/imapd/large_mailbox.py bench/imapd/README

@@ -297,6 +297,18 @@ dsn_store(const char *sender, const struct buf *msg, const char *for_qid)
 	}
 }
 
+/* retry_pause - a short, growing pause before retrying a spool call
+ * that failed temporarily (lock contention between delivery threads). */
+static void
+retry_pause(size_t attempt)
+{
+	struct timespec ts;
+
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(20 + (random() % 30)) * 1000000L * (long)(attempt + 1);
+	(void)nanosleep(&ts, NULL);
+}
+
 /* update_some - write the outcome of the recipients selected by pick. */
 static int
 update_some(const char *qid, struct relay_rcpt *rc, const bool *pick,
@@ -322,6 +334,10 @@ update_some(const char *qid, struct relay_rcpt *rc, const bool *pick,
 		return SPOOL_OK;
 	}
 	r = spool_queue_update(R.sp, qid, u, k, next);
+	for (i = 0; i < 5 && r != SPOOL_OK && spool_err_temporary(r); i++) {
+		retry_pause(i);
+		r = spool_queue_update(R.sp, qid, u, k, next);
+	}
 	free(u);
 	if (r != SPOOL_OK)
 		log_warnx("event=relay_update_error qid=%s error=%s", qid,
@@ -579,8 +595,19 @@ add:
 		 * is retried with nothing left to do. */
 		(void)update_some(qid, rc, pick, flags, n, 0);
 		r = spool_queue_delete(R.sp, qid);
-		log_info("event=relay_done qid=%s result=%s", qid,
-		    spool_err_name(r));
+		for (i = 0; i < 5 && r != SPOOL_OK && spool_err_temporary(r);
+		    i++) {
+			retry_pause(i);
+			r = spool_queue_delete(R.sp, qid);
+		}
+		if (r != SPOOL_OK && r != SPOOL_ENOENT) {
+			/* Come back soon: the next run only deletes it. */
+			log_warnx("event=relay_delete_error qid=%s error=%s",
+			    qid, spool_err_name(r));
+			(void)spool_queue_schedule(R.sp, qid, now +
+			    R.cfg.retry_min);
+		} else
+			log_info("event=relay_done qid=%s", qid);
 		goto out;
 	}
 	if (stopped || R.stopping)

@@ -7,28 +7,37 @@
  * decides alignment and the policy to apply.  p=reject gives a 550 5.7.1
  * at the end of DATA, p=quarantine a delivery into the recipients' Junk.
  *
- * XXX: the organisational domain is taken as the last two labels, not
- * from the Public Suffix List (Debian's publicsuffix package could be
- * loaded with opendmarc_tld_read_file later); for the two-level public
- * suffixes of our own country (go.tz) that means a policy published only
- * at the organisational domain of a third-level name is not found.
+ * The organisational domain comes from the Public Suffix List (Debian's
+ * publicsuffix package, smtpd.public_suffix_list), loaded into
+ * libopendmarc, which also uses it for relaxed alignment: "go.tz" is a
+ * public suffix, so x.mof.go.tz belongs to mof.go.tz, never to go.tz.
+ * Without the list there is no organisational-domain fallback at all
+ * (fail safe: never ask _dmarc of a public suffix).
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <opendmarc/dmarc.h>
 
 #include "smtpd/smtp_private.h"
 
 static bool dmarc_ready;
+static bool dmarc_psl;		/* the Public Suffix List is loaded */
+
+/* Exported by libopendmarc but missing from its header: the registrable
+ * (organisational) domain of domain per the loaded list; 0 on success. */
+int opendmarc_get_tld(u_char *domain, u_char *tld, size_t tld_len);
 
 int
 smtp_dmarc_setup(const struct conf *c)
 {
 	OPENDMARC_LIB_T lib;
 
-	(void)c;
+	const char *psl = conf_str(c, "smtpd.public_suffix_list");
+
 	if (dmarc_ready)
 		return 0;
 	memset(&lib, 0, sizeof(lib));
@@ -36,6 +45,14 @@ smtp_dmarc_setup(const struct conf *c)
 	if (opendmarc_policy_library_init(&lib) != DMARC_PARSE_OKAY) {
 		log_errorx("event=dmarc_error error=library_init");
 		return -1;
+	}
+	if (psl[0] != '\0') {
+		if (access(psl, R_OK) == 0 &&
+		    opendmarc_tld_read_file((char *)(uintptr_t)psl, "//", "*.",
+		    "!") == 0)
+			dmarc_psl = true;
+		else
+			log_warnx("event=dmarc_psl_unavailable path=%s", psl);
 	}
 	dmarc_ready = true;
 	return 0;
@@ -64,29 +81,25 @@ static int
 fetch(const char *domain, struct dmarc_rec *r, char *org, size_t orglen)
 {
 	char name[SMTP_DOMAIN_MAX + 16];
-	const char *p, *last = NULL, *prev = NULL;
 	int res;
 
+	/* The organisational domain (RFC 7489 3.2): from the list, or the
+	 * domain itself when there is no list. */
+	if (!dmarc_psl || opendmarc_get_tld((u_char *)(uintptr_t)domain,
+	    (u_char *)org, orglen) != 0 || org[0] == '\0')
+		gms_strlcpy(org, domain, orglen);
 	memset(r, 0, sizeof(*r));
 	if (gms_snprintf(name, sizeof(name), "_dmarc.%s", domain) != 0)
 		return 0;
 	res = smtp_dns_txt(name, dmarc_txt, r);
 	if (res < 0)
 		return -1;
-	gms_strlcpy(org, domain, orglen);
 	if (r->count == 1)
 		return 1;
-	if (r->count > 1)
+	if (r->count > 1 || gms_strcasecmp(org, domain) == 0)
 		return 0;
-	/* The organisational domain: the last two labels. */
-	for (p = domain; *p != '\0'; p++)
-		if (*p == '.') {
-			prev = last;
-			last = p;
-		}
-	if (last == NULL || prev == NULL)
-		return 0;
-	gms_strlcpy(org, prev + 1, orglen);
+	/* No record at the domain: the organisational domain's applies
+	 * (RFC 7489 6.6.3). */
 	if (gms_snprintf(name, sizeof(name), "_dmarc.%s", org) != 0)
 		return 0;
 	memset(r, 0, sizeof(*r));

@@ -37,3 +37,11 @@ TESTS += tests/crash/crash
 tests_crash_crash_SOURCES = tests/crash/crash.c \
 	tests/unit/test-spool-common.h tests/unit/unit.h
 tests_crash_crash_LDADD = $(SPOOL_LIBS)
+
+# The benchmark (bench/spool/, not in TESTS): make bench/spool/bench-spool,
+# then bench/spool/run.sh BUILD_DIR.
+noinst_PROGRAMS += bench/spool/bench-spool
+bench_spool_bench_spool_SOURCES = bench/spool/bench-spool.c \
+	tests/unit/test-spool-common.h
+bench_spool_bench_spool_LDADD = $(SPOOL_LIBS)
+EXTRA_DIST += bench/spool/run.sh

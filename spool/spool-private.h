@@ -54,6 +54,11 @@ enum spool_dbi {
 
 struct spool_watcher;
 
+struct spool_busy {
+	struct spool_busy	*next, *prev;
+	struct timespec		 start;		/* CLOCK_MONOTONIC */
+};
+
 struct spool {
 	struct spool_settings	 set;
 	char			*dir;		/* owned copy of set.dir */
@@ -69,6 +74,13 @@ struct spool {
 	pthread_mutex_t		 maint_mtx;
 	pthread_cond_t		 maint_cv;
 	bool			 maint_stop;
+	/* The watchdog: every Berkeley DB call in progress is on this list
+	 * with its start time; a call older than spool.watchdog seconds
+	 * means the process is stuck on a mutex of a dead process. */
+	pthread_mutex_t		 busy_mtx;
+	struct spool_busy	*busy;
+	pthread_t		 watchdog;
+	bool			 watchdog_running;
 	/* Notification (spool_watch.c). */
 	pthread_mutex_t		 watch_mtx;
 	int			 ino_fd;	/* -1 until the first watch */
@@ -144,6 +156,10 @@ int spool_dberr(struct spool *sp, int ret, const char *what);
  * flags: TXN_READ (read committed, no log flush needed).  Holds envlock
  * shared during the call. */
 #define TXN_READ	0x01
+#define TXN_LONG	0x02	/* not watched (verify, big jobs) */
+/* Enter and leave a watched Berkeley DB call. */
+void spool_busy_enter(struct spool *sp, struct spool_busy *b);
+void spool_busy_leave(struct spool *sp, struct spool_busy *b);
 typedef int (*spool_txn_fn)(struct spool *sp, DB_TXN *txn, void *arg);
 int spool_txn(struct spool *sp, unsigned flags, spool_txn_fn fn, void *arg);
 /* Fill *out with fresh random bytes (getrandom). */

@@ -115,6 +115,10 @@ const char *spool_err_name(int err);
  *  spool.append_limit       largest message stored (0: no limit)
  *  spool.quota_bytes        default storage quota of a new user (0: none)
  *  spool.quota_messages     default message quota of a new user (0: none)
+ *  spool.watchdog           a Berkeley DB call running longer than this
+ *                           (seconds) means the process is stuck on a
+ *                           mutex a killed process held: it exits (75)
+ *                           so that its supervisor restarts it
  */
 extern const struct conf_def spool_conf_table[];
 
@@ -136,6 +140,7 @@ struct spool_settings {
 	uint64_t	 append_limit;
 	uint64_t	 quota_bytes;
 	uint64_t	 quota_messages;
+	uint32_t	 watchdog;		/* seconds; 0: no watchdog */
 	/* Run the maintenance thread (failchk, checkpoint, log removal,
 	 * automatic recovery) in this process.  Default true. */
 	bool		 maintenance;

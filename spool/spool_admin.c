@@ -571,7 +571,7 @@ spool_verify(struct spool *sp, bool repair, struct spool_verify_report *r_r,
 	a.r = r_r != NULL ? r_r : &local;
 	a.report = report;
 	a.rarg = arg;
-	return spool_txn(sp, 0, verify_txn, &a);
+	return spool_txn(sp, TXN_LONG, verify_txn, &a);
 }
 
 /* ------------------------------------------------------------------ */

@@ -65,6 +65,8 @@ const struct conf_def spool_conf_table[] = {
 	  "default storage quota of a new user (0: none)" },
 	{ "spool.quota_messages", CONF_INT, "0", 0, INT64_MAX, NULL,
 	  "default message quota of a new user (0: none)" },
+	{ "spool.watchdog", CONF_TIME, "120", 0, 86400, NULL,
+	  "a store call stuck longer than this ends the process (0: never)" },
 	{ NULL, 0, NULL, 0, 0, NULL, NULL },
 };
 
@@ -214,6 +216,7 @@ spool_settings_default(struct spool_settings *s)
 	s->mime_max_depth = 100;
 	s->mime_max_parts = 10000;
 	s->append_limit = 0;
+	s->watchdog = 120;
 	s->maintenance = true;
 	s->create = true;
 }
@@ -238,6 +241,7 @@ spool_settings_from_conf(struct spool_settings *s, const struct conf *c)
 	s->append_limit = (uint64_t)conf_int(c, "spool.append_limit");
 	s->quota_bytes = (uint64_t)conf_int(c, "spool.quota_bytes");
 	s->quota_messages = (uint64_t)conf_int(c, "spool.quota_messages");
+	s->watchdog = (uint32_t)conf_int(c, "spool.watchdog");
 }
 
 /* ------------------------------------------------------------------ */
@@ -323,8 +327,13 @@ env_open(struct spool *sp)
 	(void)env->set_flags(env, DB_TXN_NOSYNC, 0);
 	(void)env->set_flags(env, DB_TXN_WRITE_NOSYNC, 0);
 
+	/* No DB_FAILCHK here: with it, Berkeley DB 5.3 attaches and spins
+	 * for ever when the dead process held the thread-tracking mutex.
+	 * A process found dead by DB_REGISTER therefore means recovery (the
+	 * others see DB_RUNRECOVERY and reopen); failchk runs in the living
+	 * processes' maintenance threads. */
 	flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
-	    DB_INIT_MPOOL | DB_THREAD | DB_REGISTER | DB_RECOVER | DB_FAILCHK;
+	    DB_INIT_MPOOL | DB_THREAD | DB_REGISTER | DB_RECOVER;
 	ret = env->open(env, sp->dir, flags, 0600);
 	if (ret != 0) {
 		int r = spool_dberr(sp, ret, "open environment");
@@ -446,9 +455,13 @@ recover_locked(struct spool *sp)
 	int r = SPOOL_OK;
 
 	if (sp->broken || sp->env == NULL) {
+		struct spool_busy busy;
+
 		log_warnx("spool: recovering the environment in %s", sp->dir);
+		spool_busy_enter(sp, &busy);
 		env_close(sp);
 		r = env_open(sp);
+		spool_busy_leave(sp, &busy);
 		if (r == SPOOL_OK)
 			__atomic_store_n(&sp->broken, false, __ATOMIC_SEQ_CST);
 	}
@@ -481,6 +494,7 @@ maint_main(void *arg)
 {
 	struct spool *sp = arg;
 	time_t last_ckp = time(NULL), last_fck = 0, broken_since = 0;
+	struct spool_busy busy;
 	sigset_t all;
 
 	sigfillset(&all);
@@ -528,6 +542,7 @@ maint_main(void *arg)
 		}
 		broken_since = 0;
 		pthread_rwlock_rdlock(&sp->envlock);
+		spool_busy_enter(sp, &busy);
 		if (sp->env != NULL) {
 			ret = sp->env->lock_detect(sp->env, 0, DB_LOCK_EXPIRE,
 			    NULL);
@@ -545,9 +560,84 @@ maint_main(void *arg)
 				last_ckp = now;
 			}
 		}
+		spool_busy_leave(sp, &busy);
 		pthread_rwlock_unlock(&sp->envlock);
 
 		pthread_mutex_lock(&sp->maint_mtx);
+	}
+	pthread_mutex_unlock(&sp->maint_mtx);
+	return NULL;
+}
+
+void
+spool_busy_enter(struct spool *sp, struct spool_busy *b)
+{
+	clock_gettime(CLOCK_MONOTONIC, &b->start);
+	pthread_mutex_lock(&sp->busy_mtx);
+	b->prev = NULL;
+	b->next = sp->busy;
+	if (sp->busy != NULL)
+		sp->busy->prev = b;
+	sp->busy = b;
+	pthread_mutex_unlock(&sp->busy_mtx);
+}
+
+void
+spool_busy_leave(struct spool *sp, struct spool_busy *b)
+{
+	pthread_mutex_lock(&sp->busy_mtx);
+	if (b->prev != NULL)
+		b->prev->next = b->next;
+	else
+		sp->busy = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
+	pthread_mutex_unlock(&sp->busy_mtx);
+}
+
+/* watchdog_main - end the process when a Berkeley DB call is stuck.
+ * Berkeley DB 5.3 blocks on process-shared mutexes that are not robust:
+ * a process killed while holding one (SIGKILL, OOM) leaves every other
+ * process that needs it blocked for good, and failchk cannot wake them.
+ * Lock waits end by themselves (lock timeout), so a call that lasts much
+ * longer than any timeout is such a hang; the only way out is a new
+ * process, which the supervisor starts (and DB_REGISTER recovers). */
+static void *
+watchdog_main(void *arg)
+{
+	struct spool *sp = arg;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&sp->maint_mtx);
+	while (!sp->maint_stop) {
+		struct timespec ts, now;
+		struct spool_busy *b;
+		double oldest = 0;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		(void)pthread_cond_timedwait(&sp->maint_cv, &sp->maint_mtx, &ts);
+		if (sp->maint_stop)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		pthread_mutex_lock(&sp->busy_mtx);
+		for (b = sp->busy; b != NULL; b = b->next) {
+			double age = (double)(now.tv_sec - b->start.tv_sec) +
+			    (now.tv_nsec - b->start.tv_nsec) / 1e9;
+
+			if (age > oldest)
+				oldest = age;
+		}
+		pthread_mutex_unlock(&sp->busy_mtx);
+		if (oldest > (double)sp->set.watchdog) {
+			log_errorx("spool: a store call has been stuck for %.0f s "
+			    "(a process died holding a Berkeley DB mutex); "
+			    "exiting so that a new process recovers",
+			    oldest);
+			_exit(75);
+		}
 	}
 	pthread_mutex_unlock(&sp->maint_mtx);
 	return NULL;
@@ -619,8 +709,30 @@ spool_open(const struct spool_settings *s, struct spool **sp_r)
 	pthread_mutex_init(&sp->maint_mtx, NULL);
 	pthread_cond_init(&sp->maint_cv, NULL);
 	pthread_mutex_init(&sp->watch_mtx, NULL);
+	pthread_mutex_init(&sp->busy_mtx, NULL);
 
-	if ((r = env_open(sp)) != SPOOL_OK) {
+	/* The watchdog watches the open too: recovery or failchk at open
+	 * can block on a mutex that a killed process held. */
+	if (s->watchdog > 0) {
+		if (pthread_create(&sp->watchdog, NULL, watchdog_main, sp) != 0)
+			log_error("spool: pthread_create");
+		else
+			sp->watchdog_running = true;
+	}
+	{
+		struct spool_busy busy;
+
+		spool_busy_enter(sp, &busy);
+		r = env_open(sp);
+		spool_busy_leave(sp, &busy);
+	}
+	if (r != SPOOL_OK) {
+		pthread_mutex_lock(&sp->maint_mtx);
+		sp->maint_stop = true;
+		pthread_cond_broadcast(&sp->maint_cv);
+		pthread_mutex_unlock(&sp->maint_mtx);
+		if (sp->watchdog_running)
+			pthread_join(sp->watchdog, NULL);
 		free(sp->dir);
 		free(sp);
 		return r;
@@ -653,13 +765,14 @@ spool_close(struct spool **spp)
 	if (sp == NULL)
 		return;
 	*spp = NULL;
-	if (sp->maint_running) {
-		pthread_mutex_lock(&sp->maint_mtx);
-		sp->maint_stop = true;
-		pthread_cond_signal(&sp->maint_cv);
-		pthread_mutex_unlock(&sp->maint_mtx);
+	pthread_mutex_lock(&sp->maint_mtx);
+	sp->maint_stop = true;
+	pthread_cond_broadcast(&sp->maint_cv);
+	pthread_mutex_unlock(&sp->maint_mtx);
+	if (sp->maint_running)
 		pthread_join(sp->maint, NULL);
-	}
+	if (sp->watchdog_running)
+		pthread_join(sp->watchdog, NULL);
 	spool_watch_shutdown(sp);
 	pthread_rwlock_wrlock(&sp->envlock);
 	env_close(sp);
@@ -668,6 +781,7 @@ spool_close(struct spool **spp)
 	pthread_mutex_destroy(&sp->maint_mtx);
 	pthread_cond_destroy(&sp->maint_cv);
 	pthread_mutex_destroy(&sp->watch_mtx);
+	pthread_mutex_destroy(&sp->busy_mtx);
 	free(sp->dir);
 	free(sp);
 }
@@ -678,10 +792,13 @@ spool_close(struct spool **spp)
 int
 spool_txn(struct spool *sp, unsigned flags, spool_txn_fn fn, void *arg)
 {
+	struct spool_busy busy;
 	uint32_t attempt;
 	int r = SPOOL_ETEMP;
 
 	pthread_rwlock_rdlock(&sp->envlock);
+	if (!(flags & TXN_LONG))
+		spool_busy_enter(sp, &busy);
 	for (attempt = 0; attempt <= sp->set.deadlock_retries; attempt++) {
 		DB_TXN *txn = NULL;
 		int ret;
@@ -718,6 +835,8 @@ spool_txn(struct spool *sp, unsigned flags, spool_txn_fn fn, void *arg)
 			continue;
 		break;
 	}
+	if (!(flags & TXN_LONG))
+		spool_busy_leave(sp, &busy);
 	pthread_rwlock_unlock(&sp->envlock);
 	if (r == SPOOL_EDEADLOCK)
 		log_warnx("spool: deadlock retries exhausted");

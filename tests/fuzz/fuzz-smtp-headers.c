@@ -17,7 +17,7 @@ int
 LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
 	struct buf out = BUF_INIT(0);
-	char v[512], d[300];
+	char v[512], d[300], a[300];
 	size_t removed;
 	bool eight;
 
@@ -26,9 +26,26 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		abort();
 	if (removed == 0 && out.len != size)
 		abort();
-	if (smtp_header_get((const char *)data, size, "From", v, sizeof(v)) == 1 &&
-	    smtp_from_domain(v, d, sizeof(d)) == 1 &&
-	    !smtp_domain_valid(d, strlen(d), true))
+	if (smtp_header_get((const char *)data, size, "From", v, sizeof(v)) == 1) {
+		if (smtp_from_domain(v, d, sizeof(d)) == 1 &&
+		    !smtp_domain_valid(d, strlen(d), true))
+			abort();
+		/* An address, when found: one '@' at least, no blank, no
+		 * control character, and its domain agrees. */
+		if (smtp_from_address(v, a, sizeof(a)) == 1) {
+			const char *at = strrchr(a, '@');
+			size_t i;
+
+			if (at == NULL || at == a ||
+			    smtp_from_domain(v, d, sizeof(d)) != 1 ||
+			    strcmp(at + 1, d) != 0)
+				abort();
+			for (i = 0; a[i] != '\0'; i++)
+				if ((unsigned char)a[i] <= ' ' || a[i] == 0x7f)
+					abort();
+		}
+	}
+	if (smtp_header_count((const char *)data, size, "From") < 0)
 		abort();
 	buf_free(&out);
 	return 0;

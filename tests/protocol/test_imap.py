@@ -800,3 +800,16 @@ def test_thread_references(m):
     typ, data = m.thread("REFERENCES", "UTF-8", "ALL")
     assert typ == "OK"
     assert data[0] == b"(1 (2 4)(3))(5)((6)(7))", data
+
+
+def test_rename_inbox_moves_messages(m):
+    append(m)
+    append(m)
+    assert m.rename("INBOX", "Old-Inbox")[0] == "OK"
+    assert b"MESSAGES 0" in m.status("INBOX", "(MESSAGES)")[1][0]
+    assert b"MESSAGES 2" in m.status("Old-Inbox", "(MESSAGES)")[1][0]
+    typ, data = m.rename("NoSuch", "Other")
+    assert typ == "NO"
+    m.create("Taken")
+    typ, data = m.rename("Old-Inbox", "Taken")
+    assert typ == "NO" and b"ALREADYEXISTS" in data[0]

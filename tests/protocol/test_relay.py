@@ -1,14 +1,15 @@
 """Protocol tests of the relay (the outbound queue runner, relay/).
 
-Hosts in network namespaces created here: the sending side runs in the
-test's own namespace (tests/unit/relaytool runs the queue runner exactly
-as gms-smtpd does, on queue entries added through the spool API), the
-receiving MX hosts run in namespaces "b" (an SMTP sink written here, for
-error injection: 4xx, 5xx, silence, a stall after the data, STARTTLS) and
-"c" (Postfix from Debian, a private instance), linked by veth pairs with
-10.77.x.y addresses.  A real DNS server (unbound, gmsfix.dns) serves the
-zones with MX, null MX and A records.  Everything is stopped and the
-namespaces deleted afterwards.
+Three hosts in network namespaces created here: the sending GMS runs in
+namespace "a" (tests/unit/relaytool runs the queue runner exactly as
+gms-smtpd does, on queue entries added through the spool API), with a
+real DNS server (unbound, gmsfix.dns) on a's loopback serving the zones
+with MX, null MX and A records; the receiving MX hosts run in namespaces
+"b" (an SMTP sink written here, for error injection: 4xx, 5xx, silence, a
+stall after the data, STARTTLS) and "c" (Postfix from Debian, a private
+instance).  a-b and a-c are veth pairs with 10.77.x.y addresses; nothing
+else is reachable.  Everything is stopped and the namespaces deleted
+afterwards.
 
 Run the sink alone:  python3 test_relay.py sink ADDR PORT DIR [CERT KEY]
 """
@@ -212,17 +213,18 @@ class Lab:
         self.dir = tempfile.mkdtemp(prefix="gms-relay-", dir="/tmp")
         os.chmod(self.dir, 0o755)
         self.net = netns.NetLab()
+        self.a = self.net.namespace("a")
         self.b = self.net.namespace("b")
         self.c = self.net.namespace("c")
-        _, self.addr_b = self.net.link(None, self.b)
-        _, self.addr_c = self.net.link(None, self.c)
+        _, self.addr_b = self.net.link(self.a, self.b)
+        _, self.addr_c = self.net.link(self.a, self.c)
         # A second address in b where nothing listens (refused).
         self.addr_b2 = self.addr_b[:-1] + "3"
         self.b.run(["ip", "addr", "add", self.addr_b2 + "/24", "dev",
                     "v%sb1" % self.net.tag], check=True)
         self.ca, self.cert, self.key = make_certs(os.path.join(self.dir, "tls"))
         os.chmod(self.key, 0o644)
-        self.dns = DnsServer(os.path.join(self.dir, "dns"))
+        self.dns = DnsServer(os.path.join(self.dir, "dns"), netns=self.a)
         for z in ("far.test", "nullmx.test", "refused.test", "slow.test",
                   "pf.test", "sender.test", "nxmx.test", "self.test"):
             self.dns.zone(z)
@@ -318,8 +320,16 @@ class Sender:
         os.chmod(self.conf, 0o644)
         self.logs = []
 
+    def cmd(self, *args):
+        """relaytool argv; "run" goes into the sender's namespace."""
+        argv = [RELAYTOOL, "-c", self.conf] + list(args)
+        ns = getattr(self.lab, "a", None)
+        if args and args[0] == "run" and ns is not None:
+            argv = ns.cmd(argv)
+        return argv
+
     def tool(self, *args, stdin=None, timeout=60, check=True):
-        r = subprocess.run([RELAYTOOL, "-c", self.conf] + list(args),
+        r = subprocess.run(self.cmd(*args),
                            input=stdin, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=timeout)
         self.logs.append(r.stderr.decode("utf-8", "replace"))
@@ -552,7 +562,7 @@ def test_sigkill_during_delivery_loses_nothing(lab, sender):
     set_mode(lab.sink, "stall")
     token = uuid.uuid4().hex
     qid = sender.add(message(token), "olga@far.test")
-    p = subprocess.Popen([RELAYTOOL, "-c", sender.conf, "run", "-t", "60"],
+    p = subprocess.Popen(sender.cmd("run", "-t", "60"),
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20

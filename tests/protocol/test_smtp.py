@@ -816,6 +816,16 @@ def test_dmarc_reject(env):
     assert env.find(USER, tok.encode()) == []
 
 
+def test_dmarc_organisational_domain(env):
+    """No record at mail.evilorg.go.tz: the policy of evilorg.go.tz (its
+    organisational domain per the Public Suffix List, go.tz being a public
+    suffix) applies."""
+    tok = token()
+    code, text = send_raw(env, message(tok, frm="ceo@mail.evilorg.go.tz"),
+                          "bounce@spf-none.test")
+    assert code == 550 and text.startswith(b"5.7.1"), (code, text)
+
+
 def test_dmarc_reject_forged_signature(env):
     tok = token()
     msg = dkimpy_sign(env, message(tok, frm="ceo@signer.test"), "rsa")

@@ -107,6 +107,8 @@ class SmtpEnv:
         d.add("_dmarc.quarantine.test", "TXT", "v=DMARC1; p=quarantine")
         d.add("monitor.test", "TXT", "v=spf1 ip4:192.0.2.1 ~all")
         d.add("_dmarc.monitor.test", "TXT", "v=DMARC1; p=none")
+        # An organisational domain under a public suffix (go.tz is one).
+        d.add("_dmarc.evilorg.go.tz", "TXT", "v=DMARC1; p=reject")
         d.add("mx.test", "MX", "10 mx1.mx.test.")
         d.add("mx1.mx.test", "A", "127.0.0.1")
         # Our own domain's signing keys, published for dkimpy.

@@ -15,6 +15,10 @@ REFUSED too, which resolvers report as a server failure (SPF temperror).
 
 Records can be added before start() only (unbound reads its file once);
 restart() applies later additions.
+
+DnsServer(workdir, netns=ns) runs unbound inside a network namespace (a
+gmsfix.netns.Namespace): its 127.0.0.1 is then the namespace's own
+loopback, for programs started in the same namespace.
 """
 
 import os
@@ -55,7 +59,8 @@ def txt_quote(text):
 class DnsServer:
     """unbound serving test zones on 127.0.0.1:port."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, netns=None):
+        self.netns = netns
         self.dir = os.path.abspath(workdir)
         self.zones = set()
         self.refused = set()
@@ -133,7 +138,10 @@ class DnsServer:
         if r is not None and r.returncode != 0:
             raise RuntimeError("unbound-checkconf failed:\n%s" % r.stdout)
         lf = open(self.log, "ab")
-        self.proc = subprocess.Popen([UNBOUND, "-d", "-c", conf], stdout=lf,
+        argv = [UNBOUND, "-d", "-c", conf]
+        if self.netns is not None:
+            argv = self.netns.cmd(argv)
+        self.proc = subprocess.Popen(argv, stdout=lf,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         lf.close()
         deadline = time.monotonic() + timeout
@@ -150,6 +158,15 @@ class DnsServer:
         """Does the server answer a query (any rcode) over UDP?"""
         q = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00"
              b"\x04test\x00\x00\x01\x00\x01")
+        if self.netns is not None:
+            # Ask from inside the namespace (its own loopback).
+            code = ("import socket,sys;s=socket.socket(2,2);s.settimeout(0.3);"
+                    "s.sendto(%r,('127.0.0.1',%d));"
+                    "sys.exit(0 if s.recvfrom(512)[0][:2]==b'\\x12\\x34' else 1)"
+                    % (q, self.port))
+            r = subprocess.run(self.netns.cmd(["/usr/bin/python3", "-c", code]),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            return r.returncode == 0
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.settimeout(0.3)
         try:
