@@ -5,8 +5,8 @@
  * patterns, SPECIAL-USE attributes (RFC 6154), and LSUB (RFC 3501 6.3.9).
  *
  * The store returns all of a user's mailboxes (bounded by
- * SPOOL_MAILBOXES_MAX); matching is done here with a pattern matcher that
- * is O(pattern x name) and never recursive.
+ * SPOOL_MAILBOXES_MAX); matching is listmatch.c's, O(pattern x name) and
+ * never recursive.
  */
 #include "config.h"
 
@@ -17,49 +17,6 @@
 #include "spool/spool.h"
 
 #define LIST_PATTERNS_MAX	32
-
-bool
-imapd_list_match(const char *pattern, const char *name)
-{
-	size_t pl = strlen(pattern), nl = strlen(name), i, j;
-	unsigned char *prev, *cur, *t;
-	bool ok;
-
-	if (pl > SPOOL_MAILBOX_MAX || nl > SPOOL_MAILBOX_MAX)
-		return false;
-	/* prev[j]: pattern[0..i) matches name[0..j). */
-	prev = xcalloc(nl + 1, 1);
-	cur = xcalloc(nl + 1, 1);
-	prev[0] = 1;
-	for (i = 0; i < pl; i++) {
-		char pc = pattern[i];
-
-		memset(cur, 0, nl + 1);
-		if (pc == '*' || pc == '%') {
-			/* cur[j] = prev[k] for some k <= j with no '/' in
-			 * name[k..j) when '%'. */
-			bool run = false;
-
-			for (j = 0; j <= nl; j++) {
-				if (pc == '%' && j > 0 && name[j - 1] == '/')
-					run = false;
-				if (prev[j])
-					run = true;
-				cur[j] = run;
-			}
-		} else {
-			for (j = 1; j <= nl; j++)
-				cur[j] = prev[j - 1] && name[j - 1] == pc;
-		}
-		t = prev;
-		prev = cur;
-		cur = t;
-	}
-	ok = prev[nl] != 0;
-	free(prev);
-	free(cur);
-	return ok;
-}
 
 /* full_pattern - reference + pattern, "INBOX" prefix folded to upper. */
 static char *

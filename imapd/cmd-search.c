@@ -9,7 +9,8 @@
  * with the cheap keys (flags, sizes, dates, sets) first; the header is
  * read only when a header key needs it, and the whole message only for
  * BODY and TEXT, which also look inside base64 and quoted-printable parts.
- * Matching of strings is ASCII case-insensitive substring matching.
+ * Matching of strings is ASCII case-insensitive substring matching;
+ * header values are also matched after RFC 2047 decoding to UTF-8.
  */
 #include "config.h"
 
@@ -383,6 +384,22 @@ header_match(const char *hdr, size_t len, const char *field,
 			}
 			found = ci_find(val.data != NULL ? val.data : "",
 			    val.len, needle, nlen);
+			if (!found && val.len > 0 && memmem(val.data, val.len,
+			    "=?", 2) != NULL) {
+				/* RFC 2047 encoded words, decoded to UTF-8. */
+				struct buf dec = BUF_INIT(1024 * 1024);
+				size_t k;
+
+				for (k = 0; k < val.len; k++)
+					if (val.data[k] == '\r' ||
+					    val.data[k] == '\n')
+						val.data[k] = ' ';
+				(void)spool_mime_decode_header(val.data, val.len,
+				    &dec);
+				found = ci_find(dec.data != NULL ? dec.data : "",
+				    dec.len, needle, nlen);
+				buf_free(&dec);
+			}
 			continue;
 		}
 		i = end;

@@ -107,6 +107,16 @@ load_recs(struct imapd_session *s, const uint32_t *idx, size_t n)
 		if (r->date == INT64_MIN)
 			r->date = m->internal_date;
 		(void)msghdr_get(h, hdr.len, "Subject", &val);
+		if (val.len > 0 && strstr(buf_cstr(&val), "=?") != NULL) {
+			/* RFC 5256 step 1: decode encoded words first. */
+			struct buf dec = BUF_INIT(64 * 1024);
+
+			(void)spool_mime_decode_header(val.data, val.len, &dec);
+			buf_reset(&val);
+			(void)buf_append(&val, dec.data != NULL ? dec.data : "",
+			    dec.len);
+			buf_free(&dec);
+		}
 		msghdr_base_subject(buf_cstr(&val), val.len, &out);
 		r->subject = arena_strndup(&s->arena, buf_cstr(&out), out.len);
 		(void)msghdr_get(h, hdr.len, "From", &val);

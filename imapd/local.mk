@@ -13,7 +13,8 @@ imapd_libimapd_a_SOURCES = \
 	imapd/mutf7.c \
 	imapd/fetch-section.c \
 	imapd/respond.c \
-	imapd/msghdr.c
+	imapd/msghdr.c \
+	imapd/listmatch.c
 
 sbin_PROGRAMS += imapd/gms-imapd
 imapd_gms_imapd_SOURCES = \
@@ -63,6 +64,7 @@ FUZZ_IMAP_SRCS = $(top_srcdir)/imapd/arena.c $(top_srcdir)/imapd/reader.c \
 	$(top_srcdir)/imapd/parser.c $(top_srcdir)/imapd/seqset.c \
 	$(top_srcdir)/imapd/mutf7.c $(top_srcdir)/imapd/fetch-section.c \
 	$(top_srcdir)/imapd/respond.c $(top_srcdir)/imapd/msghdr.c \
+	$(top_srcdir)/imapd/listmatch.c \
 	$(top_srcdir)/lib/conn.c \
 	$(top_srcdir)/lib/tls.c $(top_srcdir)/lib/base64.c \
 	$(top_srcdir)/lib/xmalloc.c \

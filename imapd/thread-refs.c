@@ -273,6 +273,16 @@ imapd_thread_references(struct imapd_session *s, const uint32_t *idx,
 		if (me->date == INT64_MIN)
 			me->date = m->internal_date;
 		(void)msghdr_get(h, hdr.len, "Subject", &val);
+		if (val.len > 0 && strstr(buf_cstr(&val), "=?") != NULL) {
+			/* RFC 5256 step 1: decode encoded words first. */
+			struct buf dec = BUF_INIT(64 * 1024);
+
+			(void)spool_mime_decode_header(val.data, val.len, &dec);
+			buf_reset(&val);
+			(void)buf_append(&val, dec.data != NULL ? dec.data : "",
+			    dec.len);
+			buf_free(&dec);
+		}
 		msghdr_base_subject(buf_cstr(&val), val.len, &subj);
 		me->subject = arena_strndup(a, buf_cstr(&subj), subj.len);
 		me->reply = val.len > 0 && (val.len != subj.len ||

@@ -51,6 +51,7 @@ struct sess {
 	bool			 no_tls;	/* retrying without TLS */
 	const struct relay_tlsa	*tlsa;	/* validated DANE records or NULL */
 	size_t			 ntlsa;
+	bool			 tls_required;	/* DANE records, none usable */
 	struct relay_msg	*msg;
 	bool			*open;	/* per recipient: still to answer */
 };
@@ -403,8 +404,8 @@ session(struct sess *s, const struct sockaddr_storage *sa)
 			log_info("event=relay_tls_failed qid=%s peer=%s",
 			    m->qid, s->peer);
 			conn_free(&s->c);
-			return s->tlsa == NULL && s->cfg->tls == RELAY_TLS_MAY ?
-			    HOST_PLAIN : HOST_NEXT;
+			return s->tlsa == NULL && !s->tls_required &&
+			    s->cfg->tls == RELAY_TLS_MAY ? HOST_PLAIN : HOST_NEXT;
 		}
 		if (s->tlsa != NULL && !relay_dane_match(conn_ssl(s->c),
 		    s->tlsa, s->ntlsa)) {
@@ -423,7 +424,8 @@ session(struct sess *s, const struct sockaddr_storage *sa)
 			set_open(s, SPOOL_RCPT_PENDING, "4.4.2", diag, false);
 			goto quit;
 		}
-	} else if (s->tlsa != NULL || s->cfg->tls == RELAY_TLS_ENCRYPT) {
+	} else if (s->tlsa != NULL || s->tls_required ||
+	    s->cfg->tls == RELAY_TLS_ENCRYPT) {
 		(void)gms_snprintf(diag, sizeof(diag), "TLS is required, but "
 		    "was not offered by host %s", s->peer);
 		set_open(s, SPOOL_RCPT_PENDING, "4.7.4", diag, false);
@@ -792,12 +794,23 @@ relay_smtp_deliver(const struct relay_cfg *cfg, struct tls_ctx *tls,
 		}
 		s.tlsa = NULL;
 		s.ntlsa = 0;
+		s.tls_required = false;
 		if (cfg->dane) {
 			nt = relay_dns_tlsa(mx[i].host, cfg->port, tlsa,
 			    GMS_NELEM(tlsa), &secure);
 			if (nt > 0 && secure) {
-				s.tlsa = tlsa;
-				s.ntlsa = (size_t)nt;
+				/* RFC 7672 2.2: only DANE-EE is usable here;
+				 * with none usable, TLS is still required. */
+				for (j = 0; j < (size_t)nt; j++)
+					if (tlsa[j].usage == 3 &&
+					    tlsa[j].selector <= 1 &&
+					    tlsa[j].mtype <= 2)
+						break;
+				if (j < (size_t)nt) {
+					s.tlsa = tlsa;
+					s.ntlsa = (size_t)nt;
+				} else
+					s.tls_required = true;
 			} else if (nt == RELAY_DNS_TEMP) {
 				(void)gms_snprintf(diag, sizeof(diag), "TLSA "
 				    "lookup for %s failed", mx[i].host);

@@ -18,7 +18,8 @@
  *                       one entry per present message (its current modseq)
  *                       and one per expunged message
  *   msgs.db      btree  u64 body id -> refcount, size, MIME cache
- *   bodies.db    btree  u64 body id + u32 chunk BE -> up to CHUNK bytes
+ *   bodies-NN.db btree  u64 body id + u32 chunk BE -> up to CHUNK bytes,
+ *                       in shard (body id % SPOOL_BODY_SHARDS)
  *   subs.db      btree  u32 user id BE + name -> ""
  *   queue.db     btree  queue id -> entry with recipients
  *   due.db       btree  u64 next_attempt BE + queue id -> ""
@@ -33,6 +34,10 @@
 #include "spool/spool.h"
 
 #define SPOOL_CHUNK		(64 * 1024)
+/* Bodies are spread over this many database files: Berkeley DB locks a
+ * database's metadata page until commit when it allocates a page, so one
+ * file would serialise every large delivery and defeat group commit. */
+#define SPOOL_BODY_SHARDS	16
 #define SPOOL_BATCH		500	/* messages per transaction in big jobs */
 
 enum spool_dbi {
@@ -63,7 +68,8 @@ struct spool {
 	struct spool_settings	 set;
 	char			*dir;		/* owned copy of set.dir */
 	DB_ENV			*env;
-	DB			*db[DBI_COUNT];
+	DB			*db[DBI_COUNT];	/* db[DBI_BODIES] unused */
+	DB			*bodies[SPOOL_BODY_SHARDS];
 	/* Readers (every API call) hold it shared; spool_recover holds it
 	 * exclusively while it swaps the environment. */
 	pthread_rwlock_t	 envlock;
@@ -169,6 +175,13 @@ void spool_random(void *out, size_t n);
  * DB_THREAD every DBT needs a memory flag. */
 extern char spool_partial_none[1];
 #define partial_none spool_partial_none
+
+/* The body shard of a body id. */
+static inline DB *
+body_db(const struct spool *sp, uint64_t body)
+{
+	return sp->bodies[body % SPOOL_BODY_SHARDS];
+}
 
 /* Key helpers. */
 static inline void put_be32(unsigned char *p, uint32_t v)

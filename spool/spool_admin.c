@@ -423,7 +423,7 @@ verify_txn(struct spool *sp, DB_TXN *txn, void *arg)
 				memset(&d2, 0, sizeof(d2));
 				d2.data = partial_none;
 				d2.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
-				ret = sp->db[DBI_BODIES]->get(sp->db[DBI_BODIES],
+				ret = body_db(sp, body)->get(body_db(sp, body),
 				    txn, &k2, &d2, 0);
 				if (ret == DB_NOTFOUND) {
 					vreport(a, &r->missing_bodies, "body "
@@ -445,8 +445,8 @@ verify_txn(struct spool *sp, DB_TXN *txn, void *arg)
 						memcpy(bk, &body, 8);
 						put_be32(bk + 8, ch);
 						dbt_init(&k2, bk, sizeof(bk));
-						(void)sp->db[DBI_BODIES]->del(
-						    sp->db[DBI_BODIES], txn, &k2, 0);
+						(void)body_db(sp, body)->del(
+						    body_db(sp, body), txn, &k2, 0);
 					}
 					r->repaired++;
 				}

@@ -361,13 +361,13 @@ env_open(struct spool *sp)
 
 		if ((ret = db_create(&db, env, 0)) != 0)
 			goto fail;
+		if (i == DBI_BODIES)
+			continue;	/* the shards, below */
 		if (i == DBI_MBOX || i == DBI_UQUOTA) {
 			type = DB_QUEUE;
 			(void)db->set_re_len(db, i == DBI_MBOX ?
 			    sizeof(struct mrec) : sizeof(struct urec));
 			(void)db->set_pagesize(db, 4096);
-		} else if (i == DBI_BODIES) {
-			(void)db->set_pagesize(db, 16384);
 		}
 		if ((ret = env->txn_begin(env, NULL, &txn, 0)) != 0) {
 			(void)db->close(db, 0);
@@ -386,9 +386,35 @@ env_open(struct spool *sp)
 		}
 		sp->db[i] = db;
 	}
+	for (i = 0; i < SPOOL_BODY_SHARDS; i++) {
+		char name[32];
+		DB *db;
+		DB_TXN *txn = NULL;
+
+		(void)gms_snprintf(name, sizeof(name), "bodies-%02d.db", i);
+		if ((ret = db_create(&db, env, 0)) != 0)
+			goto fail;
+		(void)db->set_pagesize(db, 16384);
+		if ((ret = env->txn_begin(env, NULL, &txn, 0)) != 0) {
+			(void)db->close(db, 0);
+			goto fail;
+		}
+		ret = db->open(db, txn, name, NULL, DB_BTREE,
+		    DB_CREATE | DB_THREAD, 0600);
+		if (ret != 0) {
+			(void)txn->abort(txn);
+			(void)db->close(db, 0);
+			goto fail;
+		}
+		if ((ret = txn->commit(txn, 0)) != 0) {
+			(void)db->close(db, 0);
+			goto fail;
+		}
+		sp->bodies[i] = db;
+	}
 	return SPOOL_OK;
 fail:
-	log_errorx("spool: open %s: %s", db_files[i], db_strerror(ret));
+	log_errorx("spool: open database %d: %s", i, db_strerror(ret));
 	{
 		int r = spool_dberr(sp, ret, "open database");
 
@@ -396,6 +422,11 @@ fail:
 			if (sp->db[i] != NULL)
 				(void)sp->db[i]->close(sp->db[i], 0);
 			sp->db[i] = NULL;
+		}
+		for (i = 0; i < SPOOL_BODY_SHARDS; i++) {
+			if (sp->bodies[i] != NULL)
+				(void)sp->bodies[i]->close(sp->bodies[i], 0);
+			sp->bodies[i] = NULL;
 		}
 		(void)env->close(env, 0);
 		sp->env = NULL;
@@ -413,6 +444,11 @@ env_close(struct spool *sp)
 		if (sp->db[i] != NULL)
 			(void)sp->db[i]->close(sp->db[i], 0);
 		sp->db[i] = NULL;
+	}
+	for (i = 0; i < SPOOL_BODY_SHARDS; i++) {
+		if (sp->bodies[i] != NULL)
+			(void)sp->bodies[i]->close(sp->bodies[i], 0);
+		sp->bodies[i] = NULL;
 	}
 	if (sp->env != NULL)
 		(void)sp->env->close(sp->env, 0);

@@ -427,11 +427,15 @@ spool_user_create_txn(struct spool *sp, DB_TXN *txn, const char *user,
 
 	if (!user_ok(user))
 		return SPOOL_EINVAL;
-	r = spool_user_id(sp, txn, user, &id);
-	if (r == SPOOL_OK)
+	/* Look up with a write lock: two creators that both read the page
+	 * first and then upgrade would deadlock. */
+	dbt_init(&k, (void *)user, strlen(user));
+	dbt_user(&d, &id, sizeof(id));
+	ret = sp->db[DBI_USERS]->get(sp->db[DBI_USERS], txn, &k, &d, DB_RMW);
+	if (ret == 0)
 		return SPOOL_EEXIST;
-	if (r != SPOOL_ENOENT)
-		return r;
+	if (ret != DB_NOTFOUND)
+		return spool_dberr(sp, ret, "user lookup");
 	memset(&u, 0, sizeof(u));
 	u.magic = UREC_MAGIC;
 	u.bytes_limit = sp->set.quota_bytes;
@@ -581,7 +585,7 @@ spool_body_put(struct spool *sp, DB_TXN *txn, uint64_t body,
 		put_be32(key + 8, i);
 		dbt_init(&k, key, sizeof(key));
 		dbt_init(&d, (char *)data + off, n);
-		ret = sp->db[DBI_BODIES]->put(sp->db[DBI_BODIES], txn, &k, &d, 0);
+		ret = body_db(sp, body)->put(body_db(sp, body), txn, &k, &d, 0);
 		if (ret != 0)
 			return spool_dberr(sp, ret, "body put");
 	}
@@ -623,7 +627,7 @@ spool_body_ref(struct spool *sp, DB_TXN *txn, uint64_t body, int delta)
 			memcpy(key, &body, 8);
 			put_be32(key + 8, i);
 			dbt_init(&k, key, sizeof(key));
-			ret = sp->db[DBI_BODIES]->del(sp->db[DBI_BODIES], txn,
+			ret = body_db(sp, body)->del(body_db(sp, body), txn,
 			    &k, 0);
 			if (ret != 0 && ret != DB_NOTFOUND)
 				return spool_dberr(sp, ret, "body del");
@@ -2039,6 +2043,7 @@ struct deliver_arg {
 	uint64_t		 body;
 	size_t			*order;		/* local rcpts, sorted */
 	uint32_t		*mbox;		/* target mailbox per rcpt */
+	const char		*need_user;	/* create it first, then retry */
 	time_t			 now;
 	char			 qid[SPOOL_QID_SIZE];
 };
@@ -2089,8 +2094,12 @@ deliver_txn(struct spool *sp, DB_TXN *txn, void *arg)
 			goto failed;
 		}
 		r = spool_user_id(sp, txn, rc->user, &user);
-		if (r == SPOOL_ENOENT)
-			r = spool_user_create_txn(sp, txn, rc->user, &user);
+		if (r == SPOOL_ENOENT) {
+			/* Created in a transaction of its own (short, and
+			 * without lock upgrades), then this one again. */
+			a->need_user = rc->user;
+			return SPOOL_ENOENT;
+		}
 		if (r != SPOOL_OK)
 			return r;
 		if ((r = resolve_target(sp, txn, user, rc, &mbox)) != SPOOL_OK)
@@ -2191,7 +2200,16 @@ spool_deliver(struct spool *sp, struct spool_delivery *d,
 	tl_sort_base = d->local;
 	qsort(a.order, d->nlocal, sizeof(*a.order), rcpt_cmp);
 
-	r = spool_txn(sp, 0, deliver_txn, &a);
+	for (i = 0; i <= d->nlocal; i++) {
+		a.need_user = NULL;
+		r = spool_txn(sp, 0, deliver_txn, &a);
+		if (r != SPOOL_ENOENT || a.need_user == NULL)
+			break;
+		r = spool_user_create(sp, a.need_user);
+		if (r != SPOOL_OK && r != SPOOL_EEXIST)
+			break;
+		r = SPOOL_ENOENT;
+	}
 	if (r == SPOOL_OK) {
 		for (i = 0; i < d->nlocal; i++)
 			if (a.mbox[i] != 0)

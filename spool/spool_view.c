@@ -697,7 +697,8 @@ read_txn(struct spool *sp, DB_TXN *txn, void *arg)
 		d.dlen = (u_int32_t)want;
 		d.doff = in;
 		d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
-		ret = sp->db[DBI_BODIES]->get(sp->db[DBI_BODIES], txn, &k, &d, 0);
+		ret = body_db(sp, a->b->body)->get(body_db(sp, a->b->body),
+		    txn, &k, &d, 0);
 		if (ret == DB_NOTFOUND)
 			return SPOOL_EEXPUNGED;
 		if (ret != 0)

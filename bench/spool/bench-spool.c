@@ -41,6 +41,7 @@ struct worker {
 	int		 id;
 	long		 done;
 	long		 failed;
+	int		 last_err;
 	char		*msg;
 	size_t		 len;
 };
@@ -67,10 +68,14 @@ worker_main(void *arg)
 		d.mail_from = "bench@example.org";
 		d.local = &rc;
 		d.nlocal = 1;
-		if (spool_deliver(sp, &d, qid) == SPOOL_OK)
+		int r = spool_deliver(sp, &d, qid);
+
+		if (r == SPOOL_OK) {
 			w->done++;
-		else
+		} else {
 			w->failed++;
+			w->last_err = r;
+		}
 	}
 	return NULL;
 }
@@ -108,7 +113,7 @@ run_case(size_t size, int writers)
 	struct spool_stats a, b;
 	double t0, t1;
 	long total = 0, failed = 0;
-	int i;
+	int i, last_err = 0;
 
 	msg_size = size;
 	go = stop = 0;
@@ -130,17 +135,20 @@ run_case(size_t size, int writers)
 		pthread_join(w[i].t, NULL);
 		total += w[i].done;
 		failed += w[i].failed;
+		if (w[i].last_err)
+			last_err = w[i].last_err;
 		free(w[i].msg);
 	}
 	t1 = now_ms();
 	spool_stats_db(sp, &b);
-	printf("| %zu KiB | %d | %.0f | %.2f | %llu | %llu | %ld |\n",
+	printf("| %zu KiB | %d | %.0f | %.2f | %llu | %llu | %ld%s%s |\n",
 	    size / 1024, writers, total / ((t1 - t0) / 1000.0),
 	    (b.txn_commits - a.txn_commits) ?
 	    (double)(b.log_flushes - a.log_flushes) /
 	    (double)(b.txn_commits - a.txn_commits) : 0.0,
 	    (unsigned long long)(b.txn_commits - a.txn_commits),
-	    (unsigned long long)(b.log_flushes - a.log_flushes), failed);
+	    (unsigned long long)(b.log_flushes - a.log_flushes), failed,
+	    failed ? " " : "", failed ? spool_err_name(last_err) : "");
 	fflush(stdout);
 	free(w);
 }

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "imapd/imapd.h"
@@ -112,6 +113,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	msghdr_first_mailbox((const char *)data, size, &b);
 	(void)msghdr_date((const char *)data, size);
 	(void)msghdr_get((const char *)data, size, "subject", &b);
+	if (size > 2) {
+		char *pat = xstrndup((const char *)data + 1, size / 2);
+		char *nm = xstrndup((const char *)data + 1 + size / 2,
+		    size - 1 - size / 2);
+
+		(void)imapd_list_match(pat, nm);
+		free(pat);
+		free(nm);
+	}
 	buf_free(&b);
 	arena_clear(&a);
 	return 0;

@@ -399,11 +399,20 @@ def test_mailbox_delete_purge(adm):
     adm.ok("mailbox", "add", addr, "--no-password")
     md = make_maildir(adm, uniq("md"), [("cur", "1.a:2,S", "Subject: x\n\nx\n")])
     adm.ok("import", "maildir", md, addr)
-    assert adm.json("mailbox", "folders", addr)
+    inbox = [f for f in adm.json("mailbox", "folders", addr) if f["mailbox"] == "INBOX"]
+    assert inbox[0]["messages"] == "1"
     adm.ok("mailbox", "delete", addr, "--purge")
+    assert adm.run("mailbox", "folders", addr).returncode == EX_NOUSER
+    # Added again, the address starts empty: the old mail was purged.
     adm.ok("mailbox", "add", addr, "--no-password")
-    r = adm.run("mailbox", "folders", addr)
-    assert r.returncode == EX_NOUSER and "no mail" in r.stderr
+    inbox = [f for f in adm.json("mailbox", "folders", addr) if f["mailbox"] == "INBOX"]
+    assert inbox[0]["messages"] == "0"
+    # Without --purge the mail stays for the same address.
+    adm.ok("import", "maildir", md, addr)
+    adm.ok("mailbox", "delete", addr)
+    adm.ok("mailbox", "add", addr, "--no-password")
+    inbox = [f for f in adm.json("mailbox", "folders", addr) if f["mailbox"] == "INBOX"]
+    assert inbox[0]["messages"] == "1"
 
 
 # ---------------------------------------------------------------------------

@@ -813,3 +813,35 @@ def test_rename_inbox_moves_messages(m):
     m.create("Taken")
     typ, data = m.rename("Old-Inbox", "Taken")
     assert typ == "NO" and b"ALREADYEXISTS" in data[0]
+
+
+def test_search_decodes_encoded_words_and_transfer_encodings(m):
+    import base64
+    append(m, msg=make_message(subject="=?UTF-8?B?%s?=" % base64.b64encode(
+        "Mkutano wa bajeti".encode()).decode()))
+    append(m, msg=make_message(subject="=?ISO-8859-1?Q?r=E9sum=E9?="))
+    body64 = base64.b64encode(b"the secret word is kilimanjaro\r\n").decode()
+    append(m, msg=make_message(subject="b64", extra="Content-Transfer-Encoding: base64\r\n",
+                               body=body64 + "\r\n"))
+    append(m, msg=make_message(subject="qp", extra="Content-Transfer-Encoding: quoted-printable\r\n",
+                               body="soft=\r\nbreak here =3D done\r\n"))
+    m.select("INBOX")
+    assert m.search(None, "SUBJECT", "bajeti")[1][0].split() == [b"1"]
+    assert m.search(None, "BODY", "kilimanjaro")[1][0].split() == [b"3"]
+    assert m.search(None, "BODY", '"softbreak here = done"')[1][0].split() == [b"4"]
+
+
+def test_search_utf8_literal(imapd, user):
+    c = connect(imapd, *user)
+    c.append("INBOX", None, None, make_message(subject="=?ISO-8859-1?Q?r=E9sum=E9?="))
+    c.logout()
+    r = Raw(imapd)
+    try:
+        r.login(*user)
+        r.cmd("s", "SELECT INBOX")
+        word = "résumé".encode()
+        r.send(b"a SEARCH CHARSET UTF-8 SUBJECT {%d+}\r\n" % len(word) + word + b"\r\n")
+        u, t = r.until_tagged("a")
+        assert t.startswith(b"a OK") and u == [b"* SEARCH 1"], (u, t)
+    finally:
+        r.close()

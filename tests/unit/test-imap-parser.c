@@ -420,9 +420,48 @@ test_msghdr(void)
 	buf_free(&o);
 }
 
+static void
+test_listmatch(void)
+{
+	static const struct { const char *pat, *name; bool want; } t[] = {
+		{ "*", "a/b/c", true },
+		{ "%", "a/b", false },
+		{ "%", "INBOX", true },
+		{ "a/%", "a/b", true },
+		{ "a/%", "a/b/c", false },
+		{ "a/*", "a/b/c", true },
+		{ "a*c", "abc", true },
+		{ "a*c", "abd", false },
+		{ "%/%", "x/y", true },
+		{ "", "", true },
+		{ "", "a", false },
+		{ "Work", "work", false },
+	};
+	char pat[2001], name[1001];
+	size_t i;
+
+	for (i = 0; i < GMS_NELEM(t); i++)
+		CHECK(imapd_list_match(t[i].pat, t[i].name) == t[i].want,
+		    "list match \"%s\" \"%s\"", t[i].pat, t[i].name);
+	/* A hostile pattern stays fast and fails cleanly. */
+	for (i = 0; i < 1000; i += 2) {
+		pat[i] = '*';
+		pat[i + 1] = '%';
+	}
+	pat[1000] = 'x';
+	pat[1001] = '\0';
+	memset(name, 'a', 1000);
+	name[1000] = '\0';
+	CHECK(!imapd_list_match(pat, name), "long wildcard pattern: no match");
+	memset(pat, '*', 2000);
+	pat[2000] = '\0';
+	CHECK(!imapd_list_match(pat, "a"), "pattern over the bound never matches");
+}
+
 int
 main(void)
 {
+	test_listmatch();
 	test_msghdr();
 	test_reader();
 	test_line_literal();

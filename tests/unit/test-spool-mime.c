@@ -178,7 +178,9 @@ test_sections(const char *dir)
 	size_t len;
 	char *data;
 
-	snprintf(path, sizeof(path), "%s/rfc822-in-multipart.eml", dir);
+	if (snprintf(path, sizeof(path), "%s/rfc822-in-multipart.eml", dir) >=
+	    (int)sizeof(path))
+		return;
 	data = slurp(path, &len);
 	if (data == NULL) {
 		CHECK(false, "read %s", path);
@@ -218,7 +220,9 @@ test_sections(const char *dir)
 	spool_cache_free(&c);
 	free(data);
 
-	snprintf(path, sizeof(path), "%s/simple.eml", dir);
+	if (snprintf(path, sizeof(path), "%s/simple.eml", dir) >=
+	    (int)sizeof(path))
+		return;
 	data = slurp(path, &len);
 	if (data == NULL)
 		return;
