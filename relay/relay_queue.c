@@ -475,8 +475,12 @@ process(const char *qid)
 
 				rc[x] = grp[k];
 				attempted[x] = true;
-				/* Failures are written after their DSN. */
-				pick[x] = rc[x].state != SPOOL_RCPT_FAILED;
+				/* Failures are written after their DSN; an
+				 * attempt cut short by relay_stop() keeps the
+				 * previous reason. */
+				pick[x] = rc[x].state != SPOOL_RCPT_FAILED &&
+				    !(R.stopping &&
+				    rc[x].state == SPOOL_RCPT_PENDING);
 				pthread_mutex_lock(&R.mu);
 				if (rc[x].state == SPOOL_RCPT_DELIVERED)
 					R.st.delivered++;
@@ -498,7 +502,7 @@ process(const char *qid)
 		const struct spool_queue_rcpt *qr = &e.rcpt[map[i]];
 
 		if (rc[i].state == SPOOL_RCPT_PENDING && attempted[i] &&
-		    expired) {
+		    expired && !R.stopping) {
 			char why[sizeof(rc[i].diag)];
 
 			(void)gms_snprintf(why, sizeof(why), "delivery time "

@@ -45,3 +45,9 @@ bench_spool_bench_spool_SOURCES = bench/spool/bench-spool.c \
 	tests/unit/test-spool-common.h
 bench_spool_bench_spool_LDADD = $(SPOOL_LIBS)
 EXTRA_DIST += bench/spool/run.sh
+
+# libFuzzer target of the MIME parser ("make fuzz", clang).
+FUZZ_TARGETS += tests/fuzz/fuzz-mime
+tests/fuzz/fuzz-mime: $(top_srcdir)/tests/mime/fuzz-mime.c $(top_srcdir)/spool/spool_mime.c $(FUZZ_LIB_SRCS)
+	@mkdir -p tests/fuzz
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lpthread

@@ -157,12 +157,19 @@ void spool_settings_from_conf(struct spool_settings *s, const struct conf *c);
 struct spool;	/* opaque; one per process, thread-safe */
 
 /* Open (and create when needed) the environment in s->dir: DB_INIT_TXN |
- * DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_THREAD | DB_REGISTER,
- * with recovery when DB_REGISTER reports that a process died inside the
- * environment, deadlock detection, lock and transaction timeouts, and
- * failchk at open.  The directory is created mode 0700 and the files
- * 0600.  Returns SPOOL_OK and *sp_r (free with spool_close), or an error
- * with a log line. */
+ * DB_INIT_LOCK | DB_INIT_LOG | DB_INIT_MPOOL | DB_THREAD | DB_REGISTER |
+ * DB_RECOVER (recovery runs only when DB_REGISTER finds that a process
+ * died inside the environment; the others then see SPOOL_ERUNRECOVERY
+ * and reopen by themselves), deadlock detection on every conflict, lock
+ * and transaction timeouts.  Threads started: maintenance (lock timeouts
+ * every 100 ms, failchk every spool.failchk_interval, checkpoint and log
+ * removal, automatic recovery) and the watchdog (a call stuck longer
+ * than spool.watchdog seconds, on a mutex a killed process held, ends
+ * the process with exit status 75 for its supervisor to restart it:
+ * Berkeley DB 5.3 mutexes cannot be taken back from a dead process).
+ * The directory is created mode 0700 and the files 0600.  One open spool
+ * per process and environment (DB_REGISTER's rule).  Returns SPOOL_OK
+ * and *sp_r (free with spool_close), or an error with a log line. */
 int spool_open(const struct spool_settings *s, struct spool **sp_r);
 /* spool_open with spool_settings_from_conf(c). */
 int spool_open_conf(const struct conf *c, struct spool **sp_r);

@@ -359,10 +359,10 @@ env_open(struct spool *sp)
 		DB_TXN *txn = NULL;
 		DBTYPE type = DB_BTREE;
 
-		if ((ret = db_create(&db, env, 0)) != 0)
-			goto fail;
 		if (i == DBI_BODIES)
 			continue;	/* the shards, below */
+		if ((ret = db_create(&db, env, 0)) != 0)
+			goto fail;
 		if (i == DBI_MBOX || i == DBI_UQUOTA) {
 			type = DB_QUEUE;
 			(void)db->set_re_len(db, i == DBI_MBOX ?

@@ -1318,6 +1318,18 @@ put_body(struct buf *o, const struct node *nd, bool ext)
 }
 
 void
+spool_cache_free(struct spool_cache *c)
+{
+	if (c == NULL)
+		return;
+	free(c->envelope);
+	free(c->bodystructure);
+	free(c->body);
+	free(c->parts);
+	memset(c, 0, sizeof(*c));
+}
+
+void
 spool_mime_parse(const void *data, size_t len, uint32_t max_depth,
     uint32_t max_parts, struct spool_cache *c_r)
 {

@@ -542,18 +542,6 @@ bad:
 	return SPOOL_ETEMP;
 }
 
-void
-spool_cache_free(struct spool_cache *c)
-{
-	if (c == NULL)
-		return;
-	free(c->envelope);
-	free(c->bodystructure);
-	free(c->body);
-	free(c->parts);
-	memset(c, 0, sizeof(*c));
-}
-
 int
 spool_body_put(struct spool *sp, DB_TXN *txn, uint64_t body,
     const void *data, size_t len, const struct buf *cache, uint32_t refs)

@@ -69,6 +69,9 @@ class Adm:
             self.gms = None
 
     def run(self, *args, input=None, conf=None, timeout=120):
+        # Other pytest sessions on the machine reset /tmp/pytest-of-root to
+        # 0700 when they start: make the data folder reachable every time.
+        reachable_by_gms(self.suite.data)
         cmd = [self.bin, "-c", conf or self.conf] + [str(a) for a in args]
         return subprocess.run(cmd, input=input, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, timeout=timeout)
@@ -931,11 +934,13 @@ def test_progress_bar_on_terminal(adm):
     adm.ok("mailbox", "add", addr, "--no-password")
     md = make_maildir(adm, uniq("mdbar"), [("cur", "%d.M.h:2,S" % (5000 + i),
                                             msg("bar %d" % i)) for i in range(30)])
+    reachable_by_gms(adm.suite.data)
     rc, out = run_on_pty([adm.bin, "-c", adm.conf, "import", "maildir", md, addr])
     assert rc == EX_OK, out
     assert "importing [" in out and "########################################] 30/30" in out
     # Not on a terminal (the other tests) or with -q: no bar.
     md2 = make_maildir(adm, uniq("mdbar"), [("cur", "1.M.h:2,S", msg("q"))])
+    reachable_by_gms(adm.suite.data)
     rc, out = run_on_pty([adm.bin, "-c", adm.conf, "-q", "import", "maildir", md2, addr])
     assert rc == EX_OK and "importing [" not in out
     r = adm.run("import", "maildir", md2, addr)

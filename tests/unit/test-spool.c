@@ -71,6 +71,58 @@ test_errors(void)
 }
 
 static void
+test_conf(void)
+{
+	char *dir = scratch_dir("spool-conf");
+	char path[4200], err[256];
+	struct spool_settings s;
+	struct spool *sp = NULL;
+	struct conf *c;
+	FILE *f;
+
+	conf_register(spool_conf_table);
+	c = conf_load(NULL, err, sizeof(err));
+	CHECK(c != NULL, "defaults load with the spool table (%s)",
+	    c ? "" : err);
+	if (c != NULL) {
+		spool_settings_from_conf(&s, c);
+		CHECK(s.cache_size == 64ULL * 1024 * 1024 &&
+		    s.mime_max_depth == 100 && s.mime_max_parts == 10000 &&
+		    s.lock_timeout_ms == 5000 && s.watchdog == 120 &&
+		    strstr(s.dir, "spool") != NULL, "conf defaults");
+		conf_free(&c);
+	}
+	snprintf(path, sizeof(path), "%s/gms.conf", dir);
+	f = fopen(path, "w");
+	if (f != NULL) {
+		fprintf(f, "spool.dir = %s/env\nspool.cache_size = 16m\n"
+		    "spool.lock_timeout_ms = 700\nspool.append_limit = 1k\n", dir);
+		fclose(f);
+	}
+	c = conf_load(path, err, sizeof(err));
+	CHECK(c != NULL, "gms.conf with spool keys loads (%s)", c ? "" : err);
+	if (c != NULL) {
+		spool_settings_from_conf(&s, c);
+		CHECK(s.cache_size == 16 * 1024 * 1024 && s.lock_timeout_ms == 700 &&
+		    s.append_limit == 1024, "values from the file");
+		CHECK(spool_open_conf(c, &sp) == SPOOL_OK &&
+		    spool_append_limit(sp) == 1024, "spool_open_conf");
+		spool_close(&sp);
+		conf_free(&c);
+	}
+	f = fopen(path, "w");
+	if (f != NULL) {
+		fprintf(f, "spool.mime_max_depth = 0\n");
+		fclose(f);
+	}
+	c = conf_load(path, err, sizeof(err));
+	CHECK(c == NULL, "an out-of-range value is refused");
+	conf_free(&c);
+	rm_tree(dir);
+	free(dir);
+}
+
+static void
 test_env(const char *dir)
 {
 	struct stat st;
@@ -1091,6 +1143,7 @@ main(void)
 	log_init("test-spool", true);
 	log_set_level(LOG_LVL_ERROR);
 	test_errors();
+	test_conf();
 	sp = scratch_open(dir, 1000);
 	test_env(dir);
 	test_users(sp);
