@@ -236,17 +236,38 @@ class Suite:
         log = os.path.join(self.data, name + ".log")
         self.logs[name] = log
         lf = open(log, "ab")
+        self.log_start = getattr(self, "log_start", {})
+        self.log_start[name] = lf.tell()
         proc = subprocess.Popen([self.binary(name), "-f", "-c", self.conf_path],
                                 stdout=lf, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL)
         lf.close()
         self.procs[name] = proc
         port = self.ports["SMTP_PORT" if name == "gms-smtpd" else "IMAP_PORT"]
-        if not wait_port(port, 20, proc):
+        # Listening comes before the privilege drop and the opening of the
+        # store: the daemon is ready once it logged event=started.
+        if not wait_port(port, 20, proc) or not self.wait_log(name, "event=started", 20):
             tail = self.log_tail(name)
             self.stop_daemon(name)
-            raise RuntimeError("%s did not start listening on %d:\n%s" % (name, port, tail))
+            raise RuntimeError("%s did not start on %d:\n%s" % (name, port, tail))
         return proc
+
+    def wait_log(self, name, text, timeout):
+        """Wait until the daemon's log holds text; False on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(self.logs[name], "rb") as f:
+                    f.seek(self.log_start.get(name, 0))
+                    if text.encode() in f.read():
+                        return True
+            except OSError:
+                pass
+            proc = self.procs.get(name)
+            if proc is not None and proc.poll() is not None:
+                return False
+            time.sleep(0.05)
+        return False
 
     def stop_daemon(self, name, sig=signal.SIGTERM, timeout=15):
         proc = self.procs.pop(name, None)
