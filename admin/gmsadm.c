@@ -38,15 +38,12 @@
 
 /*
  * The daemons' tables.  gmsadm links only the files that hold them
- * (smtpd/smtp_conf.c, relay/relay_conf.c; see admin/local.mk), never a
- * daemon's code.  gms-imapd keeps its table in imapd/imapd.c beside its
- * main(), so it is referred to weakly: until imapd/ offers it in a file of
- * its own, imapd.* keys are accepted unchecked by conf_load and "config
- * check" says so.
+ * (smtpd/smtp_conf.c, relay/relay_conf.c, imapd/imapd_conf.c; see
+ * admin/local.mk), never a daemon's code.
  */
 extern const struct conf_def smtpd_conf_table[];
 extern const struct conf_def relay_conf_table[];
-extern const struct conf_def imapd_conf_table[] __attribute__((weak));
+extern const struct conf_def imapd_conf_table[];
 
 /* gmsadm's own keys. */
 const struct conf_def admin_conf_table[] = {
@@ -80,8 +77,7 @@ register_tables(void)
 	adm_tables[n++] = directory_conf_table;
 	adm_tables[n++] = smtpd_conf_table;
 	adm_tables[n++] = relay_conf_table;
-	if (imapd_conf_table != NULL)
-		adm_tables[n++] = imapd_conf_table;
+	adm_tables[n++] = imapd_conf_table;
 	adm_tables[n++] = admin_conf_table;
 	adm_tables[n] = NULL;
 	for (n = 0; adm_tables[n] != NULL; n++)

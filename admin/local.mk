@@ -3,9 +3,9 @@
 #
 # gmsadm links the directory and the mailstore libraries and only the
 # configuration tables of the other programs (never their code): the
-# files smtpd/smtp_conf.c and relay/relay_conf.c are compiled into it.
-# gms-imapd's table is still in imapd/imapd.c beside its main(); gmsadm.c
-# refers to it weakly until it moves to a file of its own.
+# files smtpd/smtp_conf.c, relay/relay_conf.c and imapd/imapd_conf.c are
+# compiled into it.  imapd/libimapd.a (pure code: modified UTF-7) is
+# linked for the Maildir++ folder names of "import maildir".
 sbin_PROGRAMS += admin/gmsadm
 admin_gmsadm_SOURCES = \
 	admin/admin.h \
@@ -22,9 +22,10 @@ admin_gmsadm_SOURCES = \
 	admin/bulk.c \
 	admin/import.c \
 	smtpd/smtp_conf.c \
-	relay/relay_conf.c
+	relay/relay_conf.c \
+	imapd/imapd_conf.c
 admin_gmsadm_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
-admin_gmsadm_LDADD = $(SPOOL_LIBS) $(DIRECTORY_LIBS) $(LIBGMS_LIBS) -lpthread
+admin_gmsadm_LDADD = imapd/libimapd.a $(SPOOL_LIBS) $(DIRECTORY_LIBS) $(LIBGMS_LIBS) -lpthread
 
 # The pure parts (CSV, options, output) without slapd or a mailstore.
 check_PROGRAMS += tests/unit/test-admin

@@ -96,6 +96,17 @@ struct dir_backend {
 	    bool add);
 	/* kind: 'i' institution, 'd' domain, 'm' mailbox, 'a' alias, 'l' list */
 	int (*remove)(void *ctx, int kind, const char *key);
+
+	/* Delegated administration (NULL: the backend has none).  admin_of:
+	 * the id of an institution whose gmsAdmin lists the mailbox address
+	 * (lookup codes); admins: the mailbox addresses in gmsAdmin of
+	 * institution id (DIR_OK, DIR_NOTFOUND, DIR_TEMPFAIL); admin_change:
+	 * add or delete one gmsAdmin value (write codes). */
+	int (*admin_of)(void *ctx, const char *address, char *id_r,
+	    size_t idlen);
+	int (*admins)(void *ctx, const char *id, struct dir_strv *sv);
+	int (*admin_change)(void *ctx, const char *id, const char *address,
+	    bool add);
 };
 
 extern const struct dir_backend dir_backend_ldap;

@@ -1549,3 +1549,68 @@ directory_list_member_remove(struct directory *d, const char *list,
 {
 	return member_change(d, list, member, false);
 }
+
+/* ------------------------------------------------------------------ */
+/* Delegated administration. */
+
+int
+directory_admin_of(struct directory *d, const char *address,
+    char id_r[DIR_ID_MAX + 1])
+{
+	char a[DIR_ADDR_MAX + 1];
+
+	id_r[0] = '\0';
+	if (d->be->admin_of == NULL || dir_normalize_address(address, a) < 0)
+		return DIR_NOTFOUND;
+	STAT_INC(d, lookups);
+	return count(d, d->be->admin_of(d->ctx, a, id_r, DIR_ID_MAX + 1));
+}
+
+int
+directory_institution_admins(struct directory *d, const char *id,
+    struct dir_strv *sv_r)
+{
+	char key[DIR_ID_MAX + 1];
+	int rc;
+
+	memset(sv_r, 0, sizeof(*sv_r));
+	if (dir_normalize_id(id, key) < 0 || d->be->admins == NULL)
+		return DIR_NOTFOUND;
+	STAT_INC(d, lookups);
+	rc = count(d, d->be->admins(d->ctx, key, sv_r));
+	if (rc != DIR_OK) {
+		dir_strv_free(sv_r);
+		return rc;
+	}
+	dir_strv_sort(sv_r);
+	return DIR_OK;
+}
+
+/* admin_change - add or remove one gmsAdmin value. */
+static int
+admin_change(struct directory *d, const char *id, const char *address,
+    bool add)
+{
+	char key[DIR_ID_MAX + 1], a[DIR_ADDR_MAX + 1];
+
+	if (!d->s.admin || d->be->admin_change == NULL)
+		return DIR_EPERM;
+	if (dir_normalize_id(id, key) < 0 ||
+	    dir_normalize_address(address, a) < 0)
+		return DIR_EINVAL;
+	return write_done(d, d->be->admin_change(d->ctx, key, a, add));
+}
+
+int
+directory_institution_admin_add(struct directory *d, const char *id,
+    const char *address)
+{
+	return admin_change(d, id, address, true);
+}
+
+int
+directory_institution_admin_remove(struct directory *d, const char *id,
+    const char *address)
+{
+	return admin_change(d, id, address, false);
+}

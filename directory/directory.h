@@ -420,4 +420,30 @@ int directory_list_member_add(struct directory *d, const char *list,
 int directory_list_member_remove(struct directory *d, const char *list,
     const char *member);
 
+/* ------------------------------------------------------------------ */
+/* Delegated administration (data/README.md): an institution entry's
+ * gmsAdmin lists the mailboxes (their DNs) that administer it. */
+
+/* The institution that the mailbox address administers: a search for
+ * (gmsAdmin=<the mailbox's DN>) under ou=institutions with the handle's
+ * own bind (a --as handle sees its own institution's gmsAdmin).  On
+ * DIR_FOUND id_r gets the institution id.  Not cached.  Returns
+ * DIR_FOUND, DIR_NOTFOUND (none, or a backend without delegation) or
+ * DIR_TEMPFAIL. */
+int directory_admin_of(struct directory *d, const char *address,
+    char id_r[DIR_ID_MAX + 1]);
+/* The administrators (mailbox addresses) of institution id, sorted, in
+ * *sv_r (caller frees with dir_strv_free; empty on other answers).
+ * Returns DIR_OK, DIR_NOTFOUND (no such institution) or DIR_TEMPFAIL. */
+int directory_institution_admins(struct directory *d, const char *id,
+    struct dir_strv *sv_r);
+/* Add / remove a mailbox to / from gmsAdmin of institution id (a handle
+ * opened with DIR_OPEN_ADMIN; the mailbox is not checked here).  Returns
+ * DIR_OK, DIR_EEXIST (already there), DIR_ENOENT (no such institution,
+ * or not there on remove), DIR_EINVAL, DIR_EPERM or DIR_TEMPFAIL. */
+int directory_institution_admin_add(struct directory *d, const char *id,
+    const char *address);
+int directory_institution_admin_remove(struct directory *d, const char *id,
+    const char *address);
+
 #endif /* GMS_DIRECTORY_H */

@@ -1378,6 +1378,145 @@ dir_ldap_reconnects(void *ctx)
 	return __atomic_load_n(&x->reconnects, __ATOMIC_RELAXED);
 }
 
+/* ------------------------------------------------------------------ */
+/* Delegated administration: gmsAdmin of institution entries holds the
+ * DNs of the mailboxes that administer the institution. */
+
+/* each_inst_id - the id of the first institution found (arg: char[]
+ * of DIR_ID_MAX + 1). */
+static void
+each_inst_id(LDAP *ld, LDAPMessage *e, void *arg)
+{
+	char *id = arg;
+
+	if (id[0] == '\0')
+		(void)get_lower(ld, e, "gmsInstitutionId", id, DIR_ID_MAX + 1);
+}
+
+static int
+l_admin_of(void *ctx, const char *address, char *id_r, size_t idlen)
+{
+	struct lctx *x = ctx;
+	struct buf base = BUF_INIT(LDAP_DN_MAX), filt = BUF_INIT(LDAP_FILTER_MAX);
+	struct buf dn = BUF_INIT(LDAP_DN_MAX);
+	char *attrs[] = { "gmsInstitutionId", NULL };
+	char id[DIR_ID_MAX + 1] = "";
+	struct search s;
+	int rc = DIR_NOTFOUND;
+
+	if (make_dn(x, &dn, "mail", address, "people") < 0)
+		goto out;
+	rc = DIR_TEMPFAIL;
+	if (ou_base(x, &base, "institutions") < 0 ||
+	    buf_puts(&filt, "(&(objectClass=gmsInstitution)") < 0 ||
+	    filter_eq(&filt, "gmsAdmin", buf_cstr(&dn)) < 0 ||
+	    buf_putc(&filt, ')') < 0)
+		goto out;
+	memset(&s, 0, sizeof(s));
+	s.base = buf_cstr(&base);
+	s.scope = LDAP_SCOPE_ONELEVEL;
+	s.filter = buf_cstr(&filt);
+	s.attrs = attrs;
+	s.sizelimit = 2;
+	s.each = each_inst_id;
+	s.arg = id;
+	rc = do_search(x, &s);
+	if (rc == DIR_OK)
+		rc = id[0] != '\0' ? DIR_FOUND : DIR_NOTFOUND;
+	if (rc == DIR_FOUND)
+		(void)gms_strlcpy(id_r, id, idlen);
+out:
+	buf_free(&dn);
+	buf_free(&base);
+	buf_free(&filt);
+	return rc;
+}
+
+/* each_admin - the addresses of the gmsAdmin DNs of the form
+ * mail=ADDR,ou=people,BASE (others are skipped; arg: struct strv_acc). */
+static void
+each_admin(LDAP *ld, LDAPMessage *e, void *arg)
+{
+	struct strv_acc *a = arg;
+	struct berval **v = ldap_get_values_len(ld, e, "gmsAdmin");
+	char tmp[DIR_ADDR_MAX + 1];
+	size_t i, j;
+
+	if (v == NULL)
+		return;
+	for (i = 0; v[i] != NULL; i++) {
+		const char *p = v[i]->bv_val;
+		size_t n = v[i]->bv_len;
+
+		if (n < 6 || gms_strncasecmp(p, "mail=", 5) != 0)
+			continue;
+		for (j = 5; j < n && p[j] != ',' && p[j] != '\\' &&
+		    j - 5 < DIR_ADDR_MAX; j++)
+			tmp[j - 5] = p[j];
+		if (j == 5 || j >= n || p[j] != ',')
+			continue;
+		tmp[j - 5] = '\0';
+		gms_lowercase(tmp);
+		dir_strv_add(a->sv, tmp);
+	}
+	ldap_value_free_len(v);
+}
+
+static int
+l_admins(void *ctx, const char *id, struct dir_strv *sv)
+{
+	struct lctx *x = ctx;
+	struct buf base = BUF_INIT(LDAP_DN_MAX), filt = BUF_INIT(LDAP_FILTER_MAX);
+	char *attrs[] = { "gmsAdmin", NULL };
+	struct strv_acc a = { "gmsAdmin", sv };
+	struct search s;
+	int rc = DIR_TEMPFAIL;
+
+	if (ou_base(x, &base, "institutions") < 0 ||
+	    buf_puts(&filt, "(&(objectClass=gmsInstitution)") < 0 ||
+	    filter_eq(&filt, "gmsInstitutionId", id) < 0 ||
+	    buf_putc(&filt, ')') < 0)
+		goto out;
+	memset(&s, 0, sizeof(s));
+	s.base = buf_cstr(&base);
+	s.scope = LDAP_SCOPE_ONELEVEL;
+	s.filter = buf_cstr(&filt);
+	s.attrs = attrs;
+	s.sizelimit = 2;
+	s.each = each_admin;
+	s.arg = &a;
+	rc = do_search(x, &s);
+	if (rc == DIR_OK && s.count == 0)
+		rc = DIR_NOTFOUND;
+out:
+	buf_free(&base);
+	buf_free(&filt);
+	return rc;
+}
+
+static int
+l_admin_change(void *ctx, const char *id, const char *address, bool add)
+{
+	struct lctx *x = ctx;
+	struct buf dn = BUF_INIT(LDAP_DN_MAX), val = BUF_INIT(LDAP_DN_MAX);
+	struct mods ms;
+	int rc;
+
+	memset(&ms, 0, sizeof(ms));
+	if (make_dn(x, &dn, "gmsInstitutionId", id, "institutions") < 0 ||
+	    make_dn(x, &val, "mail", address, "people") < 0) {
+		buf_free(&dn);
+		buf_free(&val);
+		return DIR_EINVAL;
+	}
+	mods_set(&ms, add ? LDAP_MOD_ADD : LDAP_MOD_DELETE, "gmsAdmin",
+	    buf_cstr(&val));
+	rc = do_write(x, 'm', buf_cstr(&dn), &ms);
+	buf_free(&dn);
+	buf_free(&val);
+	return rc;
+}
+
 const struct dir_backend dir_backend_ldap = {
 	.name = "ldap",
 	.open = l_open,
@@ -1398,4 +1537,7 @@ const struct dir_backend dir_backend_ldap = {
 	.group_put = l_group_put,
 	.member_change = l_member_change,
 	.remove = l_remove,
+	.admin_of = l_admin_of,
+	.admins = l_admins,
+	.admin_change = l_admin_change,
 };

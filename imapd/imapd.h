@@ -20,9 +20,11 @@
  *   auth.c     the throttled password check through the directory;
  *   cmd-*.c    one file per IMAP command (fetch-section.c, msghdr.c and
  *              thread-refs.c hold the pure parts of FETCH, SORT, THREAD);
- *   imapd.c    main(): options, configuration, server_main().
- * This header is the folder's interface; nothing outside imapd/ includes
- * it except the imapd unit tests and fuzz targets.
+ *   imapd.c    main(): options, configuration, server_main();
+ *   imapd_conf.c  the imapd.* keys of gms.conf (imapd_conf_table).
+ * This header is the folder's interface; outside imapd/ only the imapd
+ * unit tests and fuzz targets include it, and gmsadm, which links
+ * imapd_conf.c and imapd/libimapd.a (for mutf7_decode in its import).
  */
 #ifndef GMS_IMAPD_H
 #define GMS_IMAPD_H

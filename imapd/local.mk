@@ -19,6 +19,7 @@ imapd_libimapd_a_SOURCES = \
 sbin_PROGRAMS += imapd/gms-imapd
 imapd_gms_imapd_SOURCES = \
 	imapd/imapd.c \
+	imapd/imapd_conf.c \
 	imapd/session.c \
 	imapd/mailbox.c \
 	imapd/auth.c \

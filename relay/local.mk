@@ -35,4 +35,5 @@ tests/fuzz/fuzz-relay-reply: $(top_srcdir)/tests/fuzz/fuzz-relay-reply.c \
 	@mkdir -p tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lpthread
 
-EXTRA_DIST += tests/fuzz/fuzz-relay-reply.c bench/relay
+EXTRA_DIST += bench/relay/run bench/relay/RESULTS.md \
+	relay/smtpd-wiring.diff

@@ -11,7 +11,7 @@ const struct conf_def relay_conf_table[] = {
 	{ "relay.enable", CONF_BOOL, "yes", 0, 0, NULL,
 	  "run the outbound queue runner inside gms-smtpd" },
 	{ "relay.hostname", CONF_STR, "", 0, 0, NULL,
-	  "name sent in EHLO and used in DSNs (empty: the host name)" },
+	  "EHLO name, DSN sender host, loop check (empty: smtpd.hostname)" },
 	{ "relay.dns_server", CONF_STR, "", 0, 0, NULL,
 	  "resolver for MX/A/AAAA/TLSA (ADDR or ADDR:PORT; empty: system)" },
 	{ "relay.port", CONF_INT, "25", 1, 65535, NULL,

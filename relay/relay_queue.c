@@ -27,6 +27,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,9 @@ cfg_load(const struct conf *c, struct relay_cfg *cfg)
 
 	memset(cfg, 0, sizeof(*cfg));
 	s = conf_str(c, "relay.hostname");
+	/* In gms-smtpd the relay speaks with the name of the server. */
+	if (s[0] == '\0' && conf_lookup_def("smtpd.hostname") != NULL)
+		s = conf_str(c, "smtpd.hostname");
 	if (s[0] != '\0')
 		(void)gms_strlcpy(cfg->hostname, s, sizeof(cfg->hostname));
 	else if (gethostname(cfg->hostname, sizeof(cfg->hostname) - 1) != 0)
@@ -772,6 +776,7 @@ make_pipe(int p[2])
 int
 relay_start(const struct conf *c, struct spool *sp)
 {
+	sigset_t block, old;
 	char err[256];
 	unsigned i;
 
@@ -813,6 +818,13 @@ relay_start(const struct conf *c, struct spool *sp)
 	R.inflight = xcalloc(R.nworkers, sizeof(*R.inflight));
 	R.njobs = 0;
 	R.busy = 0;
+	/* The threads inherit a mask without the daemon's signals, so that
+	 * SIGTERM and SIGHUP reach the server loop's thread. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
 	for (i = 0; i < R.nworkers; i++) {
 		pthread_attr_t attr;
 
@@ -825,6 +837,7 @@ relay_start(const struct conf *c, struct spool *sp)
 	}
 	if (pthread_create(&R.disp, NULL, dispatcher, NULL) != 0)
 		fatalx("relay: pthread_create");
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	R.running = true;
 	log_info("event=relay_started hostname=%s deliveries=%u "
 	    "per_destination=%u dns=%s", R.cfg.hostname, R.nworkers,

@@ -303,6 +303,20 @@ int spool_mailbox_status(struct spool *sp, const char *user,
 int spool_mailbox_by_use(struct spool *sp, const char *user, uint32_t use,
     char **name_r);
 
+/* For imports that keep the UIDs of another server: give the user's
+ * mailbox name the UIDVALIDITY uidvalidity and the UIDNEXT uidnext
+ * (both > 0, uidnext < UINT32_MAX), then append with
+ * spool_append.uid set.  Valid only while the mailbox holds no message.
+ * The first message at or above uidnext counts as \Recent; HIGHESTMODSEQ
+ * grows; the environment's UIDVALIDITY counter is raised to at least
+ * uidvalidity so that mailboxes created later still get new values.
+ * Keeping the current UIDVALIDITY with a lower UIDNEXT is refused (UIDs
+ * must not be reused).  Returns SPOOL_OK, SPOOL_ENOENT (no such user or
+ * mailbox), SPOOL_ENOSELECT, SPOOL_EPERM (the mailbox has messages),
+ * SPOOL_EINVAL or a temporary error. */
+int spool_mailbox_set_uids(struct spool *sp, const char *user,
+    const char *name, uint32_t uidvalidity, uint32_t uidnext);
+
 /* Subscriptions (independent of existence, as RFC 3501 wants).
  * Return SPOOL_OK, SPOOL_EINVAL or an error; unsubscribing a name that
  * is not subscribed is SPOOL_ENOENT. */
@@ -689,6 +703,11 @@ struct spool_append {
 	size_t			 nkeywords;
 	time_t			 internal_date;	/* 0: now */
 	int			 tz_offset;	/* minutes east of UTC */
+	/* 0: the mailbox assigns the next UID.  Else the UID to give this
+	 * message (imports keeping their UIDs): it must be >= the
+	 * mailbox's UIDNEXT (so strictly above the previous message of the
+	 * same call); UIDNEXT becomes uid + 1. */
+	uint32_t		 uid;
 };
 
 /* Append n messages to the user's mailbox in one transaction (all or
@@ -696,7 +715,8 @@ struct spool_append {
  * mailbox's UIDVALIDITY (APPENDUID).  Returns after the commit is on
  * disk.  Returns SPOOL_OK, SPOOL_ENOENT (TRYCREATE), SPOOL_ENOSELECT,
  * SPOOL_ETOOBIG (over spool.append_limit, APPENDLIMIT), SPOOL_EQUOTA_BYTES
- * or SPOOL_EQUOTA_MESSAGES (OVERQUOTA), SPOOL_ELIMIT (keywords) or a
+ * or SPOOL_EQUOTA_MESSAGES (OVERQUOTA), SPOOL_ELIMIT (keywords), SPOOL_EINVAL
+ * (a given uid below UIDNEXT or UINT32_MAX; nothing was stored) or a
  * temporary error. */
 int spool_append(struct spool *sp, const char *user, const char *mailbox,
     const struct spool_append *a, size_t n, uint32_t *uidvalidity_r,

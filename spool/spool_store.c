@@ -1142,6 +1142,40 @@ struct purge_arg {
 	bool		done;
 };
 
+/* changes_purge - delete every change log record of mailbox mbox. */
+static int
+changes_purge(struct spool *sp, DB_TXN *txn, uint32_t mbox)
+{
+	unsigned char key[4];
+	DBC *c;
+	DBT k, d;
+	int ret;
+
+	put_be32(key, mbox);
+	ret = sp->db[DBI_CHANGES]->cursor(sp->db[DBI_CHANGES], txn, &c, 0);
+	if (ret != 0)
+		return spool_dberr(sp, ret, "cursor");
+	memset(&k, 0, sizeof(k));
+	k.data = xmalloc(12);
+	memcpy(k.data, key, 4);
+	k.size = 4;
+	k.flags = DB_DBT_REALLOC;
+	memset(&d, 0, sizeof(d));
+	d.data = partial_none;
+	d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
+	ret = c->get(c, &k, &d, DB_SET_RANGE);
+	while (ret == 0 && k.size == 12 && memcmp(k.data, key, 4) == 0) {
+		if ((ret = c->del(c, 0)) != 0)
+			break;
+		ret = c->get(c, &k, &d, DB_NEXT);
+	}
+	free(k.data);
+	(void)c->close(c);
+	if (ret != 0 && ret != DB_NOTFOUND)
+		return spool_dberr(sp, ret, "changes purge");
+	return SPOOL_OK;
+}
+
 static int
 purge_txn(struct spool *sp, DB_TXN *txn, void *arg)
 {
@@ -1163,34 +1197,8 @@ purge_txn(struct spool *sp, DB_TXN *txn, void *arg)
 		return r;
 	if (a->gone && a->done) {
 		/* The change log of a gone mailbox goes too. */
-		unsigned char key[4];
-		DBC *c;
-		DBT k, d;
-		int ret;
-
-		put_be32(key, a->mbox);
-		ret = sp->db[DBI_CHANGES]->cursor(sp->db[DBI_CHANGES], txn, &c, 0);
-		if (ret != 0)
-			return spool_dberr(sp, ret, "cursor");
-		memset(&k, 0, sizeof(k));
-		k.data = xmalloc(12);
-		memcpy(k.data, key, 4);
-		k.size = 4;
-		k.flags = DB_DBT_REALLOC;
-		memset(&d, 0, sizeof(d));
-		d.data = partial_none;
-		d.flags = DB_DBT_USERMEM | DB_DBT_PARTIAL;
-		ret = c->get(c, &k, &d, DB_SET_RANGE);
-		while (ret == 0 && k.size == 12 &&
-		    memcmp(k.data, key, 4) == 0) {
-			if ((ret = c->del(c, 0)) != 0)
-				break;
-			ret = c->get(c, &k, &d, DB_NEXT);
-		}
-		free(k.data);
-		(void)c->close(c);
-		if (ret != 0 && ret != DB_NOTFOUND)
-			return spool_dberr(sp, ret, "changes purge");
+		if ((r = changes_purge(sp, txn, a->mbox)) != SPOOL_OK)
+			return r;
 	}
 	if (!a->gone && (r = spool_mrec_put(sp, txn, a->mbox, &m)) != SPOOL_OK)
 		return r;
@@ -1397,6 +1405,95 @@ spool_mailbox_create(struct spool *sp, const char *user, const char *name,
 	if ((r = spool_name_norm(name, a.name, sizeof(a.name))) != SPOOL_OK)
 		return r;
 	return spool_txn(sp, 0, create_txn, &a);
+}
+
+/* ------------------------------------------------------------------ */
+/* Setting UIDVALIDITY and UIDNEXT (imports). */
+
+struct set_uids_arg {
+	const char	*user;
+	char		 name[SPOOL_MAILBOX_MAX + 1];
+	uint32_t	 uidvalidity;
+	uint32_t	 uidnext;
+	uint32_t	 mbox;
+};
+
+/* uidvalidity_raise - make the environment's UIDVALIDITY counter at least
+ * v, so that mailboxes created later still get values above it. */
+static int
+uidvalidity_raise(struct spool *sp, DB_TXN *txn, uint32_t v)
+{
+	static const char name[] = "uidvalidity";
+	uint32_t last = 0;
+	DBT k, d;
+	int ret;
+
+	dbt_init(&k, (void *)name, sizeof(name) - 1);
+	dbt_user(&d, &last, sizeof(last));
+	ret = sp->db[DBI_META]->get(sp->db[DBI_META], txn, &k, &d, DB_RMW);
+	if (ret != 0 && ret != DB_NOTFOUND)
+		return spool_dberr(sp, ret, "meta");
+	if (ret == 0 && last >= v)
+		return SPOOL_OK;
+	dbt_init(&d, &v, sizeof(v));
+	return spool_dberr(sp, sp->db[DBI_META]->put(sp->db[DBI_META], txn,
+	    &k, &d, 0), "meta put");
+}
+
+static int
+set_uids_txn(struct spool *sp, DB_TXN *txn, void *arg)
+{
+	struct set_uids_arg *a = arg;
+	struct mrec m;
+	uint32_t user;
+	int r;
+
+	if ((r = spool_user_id(sp, txn, a->user, &user)) != SPOOL_OK)
+		return r;
+	if ((r = spool_mailbox_id(sp, txn, user, a->name, &a->mbox)) != 0)
+		return r;
+	if ((r = spool_mrec_get(sp, txn, a->mbox, &m, true)) != SPOOL_OK)
+		return r;
+	if (m.attrs & SPOOL_MBOX_NOSELECT)
+		return SPOOL_ENOSELECT;
+	if (m.messages != 0)
+		return SPOOL_EPERM;
+	/* Same UIDVALIDITY: UIDs already given must never come back. */
+	if (a->uidvalidity == m.uidvalidity && a->uidnext < m.uidnext)
+		return SPOOL_EINVAL;
+	/* The expunge records belong to the old UIDs. */
+	if (a->uidvalidity != m.uidvalidity &&
+	    (r = changes_purge(sp, txn, a->mbox)) != SPOOL_OK)
+		return r;
+	if ((r = uidvalidity_raise(sp, txn, a->uidvalidity)) != SPOOL_OK)
+		return r;
+	m.uidvalidity = a->uidvalidity;
+	m.uidnext = a->uidnext;
+	m.first_recent = a->uidnext;
+	m.highestmodseq++;
+	return spool_mrec_put(sp, txn, a->mbox, &m);
+}
+
+int
+spool_mailbox_set_uids(struct spool *sp, const char *user, const char *name,
+    uint32_t uidvalidity, uint32_t uidnext)
+{
+	struct set_uids_arg a;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	if (!user_ok(user) || uidvalidity == 0 || uidnext == 0 ||
+	    uidnext == UINT32_MAX)
+		return SPOOL_EINVAL;
+	if ((r = spool_name_norm(name, a.name, sizeof(a.name))) != SPOOL_OK)
+		return r == SPOOL_EINVAL ? SPOOL_ENOENT : r;
+	a.user = user;
+	a.uidvalidity = uidvalidity;
+	a.uidnext = uidnext;
+	r = spool_txn(sp, 0, set_uids_txn, &a);
+	if (r == SPOOL_OK)
+		spool_notify(sp, a.mbox);
+	return r;
 }
 
 /* has_children - does user have a name below name? */
@@ -2266,6 +2363,12 @@ append_txn(struct spool *sp, DB_TXN *txn, void *arg)
 		ir.internal_date = ap->internal_date ? ap->internal_date : a->now;
 		ir.tz_offset = (int16_t)ap->tz_offset;
 		ir.size = (uint32_t)ap->len;
+		if (ap->uid != 0) {
+			/* A UID kept by an import: above every UID given. */
+			if (ap->uid < m.uidnext || ap->uid == UINT32_MAX)
+				return SPOOL_EINVAL;
+			m.uidnext = ap->uid;
+		}
 		if ((r = spool_index_add(sp, txn, a->mbox, &m, &ir,
 		    &a->uids[i])) != SPOOL_OK)
 			return r;

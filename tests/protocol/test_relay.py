@@ -69,7 +69,13 @@ def sink_main(addr, port, d, cert=None, key=None):
 
         def handle(self):
             m = mode()
-            log("conn mode=%s" % m)
+            log("conn mode=%s t=%.3f" % (m, time.time()))
+            try:
+                self.session(m)
+            finally:
+                log("end t=%.3f" % time.time())
+
+        def session(self, m):
             if m == "silent":
                 time.sleep(30)
                 return
@@ -137,6 +143,8 @@ def sink_main(addr, port, d, cert=None, key=None):
                         log("stalled %s" % base)
                         time.sleep(60)
                         return
+                    if m == "slow":
+                        time.sleep(1)
                     with open(base + ".eml", "wb") as f:
                         f.write(b"".join(body))
                     with open(base + ".json", "w") as f:
@@ -158,6 +166,7 @@ def sink_main(addr, port, d, cert=None, key=None):
 
     srv = Server((addr, int(port)), Handler)
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    open(os.path.join(d, "log"), "a").close()
     with open(os.path.join(d, "ready"), "w") as f:
         f.write("ok\n")
     srv.serve_forever()
@@ -726,3 +735,52 @@ def test_postfix_rejects_unknown_user_with_dsn(lab, postfix, sender):
     m = [m for m in sender.inbox(SENDER) if "nobody@pf.test" in m]
     assert len(m) == 1 and "Status: 5.1.1" in m[0] and "mx.pf.test" in m[0]
     assert "Subject: relay test %s" % token in m[0]
+
+
+def max_overlap(log_text, since):
+    """The most sessions the sink had open at once (after offset since)."""
+    events = []
+    for line in log_text[since:].splitlines():
+        if line.startswith("conn ") or line.startswith("end "):
+            t = float(line.rsplit("t=", 1)[1])
+            events.append((t, 1 if line.startswith("conn ") else -1))
+    cur = best = 0
+    for _, d in sorted(events, key=lambda e: (e[0], e[1])):
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+def test_per_destination_concurrency_limit(lab):
+    s = Sender(lab, "conc-" + uuid.uuid4().hex[:6],
+               "relay.max_deliveries = 8\nrelay.max_per_destination = 2")
+    set_mode(lab.sink, "slow")
+    log = os.path.join(lab.sink, "log")
+    since = len(open(log).read())
+    token = uuid.uuid4().hex
+    for i in range(6):
+        s.add(message("%s-%d" % (token, i)), "conc%d@far.test" % i)
+    try:
+        t0 = time.monotonic()
+        assert s.run(40).returncode == 0, s.log_tail()
+        elapsed = time.monotonic() - t0
+    finally:
+        set_mode(lab.sink, "ok")
+    assert s.queue() == {}
+    assert max_overlap(open(log).read(), since) == 2, "at most 2 at once, and 2 used"
+    assert elapsed >= 3, "6 slow deliveries, 2 at a time, take 3 rounds"
+
+
+def test_retry_backoff_doubles_up_to_max(lab):
+    s = Sender(lab, "backoff-" + uuid.uuid4().hex[:6],
+               "relay.retry_min = 1s\nrelay.retry_max = 4s")
+    set_mode(lab.sink, "tempfail")
+    try:
+        qid = s.add(message(uuid.uuid4().hex), "zed@far.test")
+        assert s.run(12).returncode == 3
+    finally:
+        set_mode(lab.sink, "ok")
+    nexts = [int(l.split("next=")[1].split()[0]) for l in s.log_tail(2000).splitlines()
+             if "event=relay_deferred" in l and qid in l and "next=0" not in l]
+    assert nexts[:4] == [1, 2, 4, 4], nexts
+    s.tool("delete", qid)

@@ -46,6 +46,7 @@ class Env:
         self.dns.start()
         self.suite = Suite(os.path.join(self.dir, "gms"), extra_conf="\n".join([
             "smtpd.dns_server = %s" % self.dns.address,
+            "relay.enable = yes",
             "relay.dns_server = %s" % self.dns.address,
             "relay.port = %d" % self.sink_port,
             "relay.ipv6 = no",

@@ -1134,6 +1134,94 @@ vdebug(struct spool *sp, const char *what)
 	printf("# after %s: %llu errors\n", what, (unsigned long long)rep.errors);
 }
 
+/* test_set_uids - an import keeps another server's UIDVALIDITY and UIDs. */
+static void
+test_set_uids(void)
+{
+	char *dir = scratch_dir("spool-uids");
+	struct spool *sp = scratch_open(dir, 1000);
+	const char *u = "imp@example.go.tz";
+	struct spool_verify_report rep;
+	struct spool_append ap[3];
+	struct spool_mbox st;
+	uint32_t uv = 0, uids[3] = { 0, 0, 0 }, uid1;
+	size_t i;
+	int r;
+
+	CHECK(spool_user_create(sp, u) == SPOOL_OK, "uids: user");
+	CHECK(spool_mailbox_create(sp, u, "Old", 0) == SPOOL_OK,
+	    "uids: mailbox Old");
+	CHECK(spool_mailbox_set_uids(sp, u, "Nope", 5, 5) == SPOOL_ENOENT,
+	    "set_uids on a missing mailbox: ENOENT");
+	CHECK(spool_mailbox_set_uids(sp, "nobody@x", "INBOX", 5, 5) ==
+	    SPOOL_ENOENT, "set_uids for a missing user: ENOENT");
+	CHECK(spool_mailbox_set_uids(sp, u, "Old", 0, 5) == SPOOL_EINVAL,
+	    "set_uids with UIDVALIDITY 0: EINVAL");
+	CHECK(spool_mailbox_set_uids(sp, u, "Old", 7, 0) == SPOOL_EINVAL,
+	    "set_uids with UIDNEXT 0: EINVAL");
+	CHECK(spool_mailbox_set_uids(sp, u, "Old", 1234567, 40) == SPOOL_OK,
+	    "set_uids on an empty mailbox");
+	CHECK(spool_mailbox_status(sp, u, "Old", &st) == SPOOL_OK &&
+	    st.uidvalidity == 1234567 && st.uidnext == 40,
+	    "status shows UIDVALIDITY 1234567 UIDNEXT 40 (got %u %u)",
+	    st.uidvalidity, st.uidnext);
+	CHECK(spool_mailbox_set_uids(sp, u, "Old", 1234567, 39) ==
+	    SPOOL_EINVAL, "same UIDVALIDITY with a lower UIDNEXT: EINVAL");
+
+	memset(ap, 0, sizeof(ap));
+	for (i = 0; i < 3; i++) {
+		char id[16];
+		static char bufs[3][2048];
+
+		(void)snprintf(id, sizeof(id), "imp%zu", i);
+		ap[i].len = make_msg(bufs[i], sizeof(bufs[i]), id, u, 10);
+		ap[i].data = bufs[i];
+	}
+	ap[0].uid = 40;
+	ap[1].uid = 0;		/* the next one: 41 */
+	ap[2].uid = 100;
+	r = spool_append(sp, u, "Old", ap, 3, &uv, uids);
+	CHECK(r == SPOOL_OK && uv == 1234567 && uids[0] == 40 &&
+	    uids[1] == 41 && uids[2] == 100, "append keeps the given UIDs "
+	    "(r %d, uv %u, uids %u %u %u)", r, uv, uids[0], uids[1], uids[2]);
+	CHECK(spool_mailbox_status(sp, u, "Old", &st) == SPOOL_OK &&
+	    st.uidnext == 101 && st.messages == 3 && st.recent == 3,
+	    "UIDNEXT 101 after uid 100, three recent messages (got %u %u %u)",
+	    st.uidnext, st.messages, st.recent);
+	ap[0].uid = 100;
+	CHECK(spool_append(sp, u, "Old", ap, 1, &uv, &uid1) == SPOOL_EINVAL,
+	    "a UID below UIDNEXT: EINVAL");
+	ap[0].uid = 200;
+	ap[1].uid = 150;
+	CHECK(spool_append(sp, u, "Old", ap, 2, &uv, uids) == SPOOL_EINVAL,
+	    "UIDs not increasing within one append: EINVAL");
+	CHECK(spool_mailbox_status(sp, u, "Old", &st) == SPOOL_OK &&
+	    st.uidnext == 101 && st.messages == 3,
+	    "a refused append stored nothing");
+	ap[0].uid = UINT32_MAX;
+	CHECK(spool_append(sp, u, "Old", ap, 1, &uv, &uid1) == SPOOL_EINVAL,
+	    "UID 4294967295: EINVAL");
+	ap[0].uid = 0;
+	CHECK(spool_append(sp, u, "Old", ap, 1, &uv, &uid1) == SPOOL_OK &&
+	    uid1 == 101, "uid 0 assigns UIDNEXT as before (got %u)", uid1);
+	CHECK(spool_mailbox_set_uids(sp, u, "Old", 99, 1) == SPOOL_EPERM,
+	    "set_uids on a mailbox with messages: EPERM");
+
+	/* A mailbox created afterwards gets a UIDVALIDITY above the
+	 * imported one, even one far in the future. */
+	CHECK(spool_mailbox_set_uids(sp, u, "INBOX", 4000000000u, 1) ==
+	    SPOOL_OK, "set_uids INBOX to 4000000000");
+	CHECK(spool_mailbox_create(sp, u, "New", 0) == SPOOL_OK &&
+	    spool_mailbox_status(sp, u, "New", &st) == SPOOL_OK &&
+	    st.uidvalidity > 4000000000u, "a later mailbox gets UIDVALIDITY "
+	    "above the imported one (got %u)", st.uidvalidity);
+	CHECK(spool_verify(sp, false, &rep, report_line, NULL) == SPOOL_OK &&
+	    rep.errors == 0, "consistent after set_uids and kept UIDs");
+	spool_close(&sp);
+	rm_tree(dir);
+	free(dir);
+}
+
 int
 main(void)
 {
@@ -1173,6 +1261,7 @@ main(void)
 	test_verify_backup(dir, sp);
 	vdebug(sp, "test_verify_backup");
 	test_user_delete_stats(sp);
+	test_set_uids();
 	vdebug(sp, "test_user_delete_stats");
 	spool_close(&sp);
 	rm_tree(dir);
