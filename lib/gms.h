@@ -423,9 +423,10 @@ const char *gsasl_mechs(void);
 /* ------------------------------------------------------------------ */
 /* Authentication failure throttle (throttle.c).  Counts failed password
  * checks per client address (IPv6 per /64) and per account, answers with a
- * delay that doubles per failure and, past a limit, a lockout window.  An
- * attempt counts as a failure from throttle_begin() until throttle_end()
- * says otherwise, so parallel attempts count together.  Memory is bounded:
+ * delay that doubles per failure and, past a limit, a lockout window.
+ * Once a key has failed, attempts in flight count with its failures, so
+ * parallel guesses wait together; a key without failures is never slowed,
+ * and only confirmed failures lock out.  Memory is bounded:
  * fixed tables, the least recently used entry is evicted.  Thread safe.
  * The daemons call it from their gsasl checkpass callback (where both the
  * address and the account are known): begin, wait the delay, check, end;

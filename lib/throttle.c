@@ -7,9 +7,14 @@
  * failures the key is refused outright for lockout_s seconds.  Failures
  * are forgotten after forget_s seconds of quiet.
  *
- * Security: an attempt is counted as a failure when it begins, and only
- * un-counted when it ends well.  Thirty connections that try thirty
- * passwords at the same moment therefore see thirty failures, not zero.
+ * Security: attempts in flight count together with the failures, but
+ * only for a key that already has a confirmed failure.  Thirty connections
+ * that guess at once after a first wrong password therefore wait as if
+ * thirty had failed, while fifty colleagues behind one NAT address who all
+ * log in correctly at nine o'clock are never slowed or refused.  A lockout
+ * comes from confirmed failures only, so parallel logins cannot cause one;
+ * the first wave of guesses from a clean address is bounded by the
+ * daemons' sessions per address, and every guess of it is counted.
  *
  * Memory is fixed: two tables of "slots" entries each, keyed by a 64-bit
  * hash under a random per-process seed (so a peer cannot aim collisions).
@@ -33,8 +38,8 @@
 
 struct throttle_entry {
 	uint64_t	key;		/* 0: empty */
-	unsigned int	failures;	/* counted, including those in flight */
-	unsigned int	inflight;
+	unsigned int	failures;	/* confirmed failures */
+	unsigned int	inflight;	/* attempts between begin and end */
 	int64_t		last_ms;	/* last use (LRU) */
 	int64_t		fail_ms;	/* last failure */
 	int64_t		locked_until_ms;
@@ -251,6 +256,14 @@ throttle_delay(const struct throttle_rule *r, unsigned int n)
 	return d > r->max_delay_ms ? r->max_delay_ms : d;
 }
 
+/* throttle_pressure - failures that set the delay: confirmed ones, and
+ * the attempts in flight once the key has failed at all. */
+static unsigned int
+throttle_pressure(const struct throttle_entry *e)
+{
+	return e->failures == 0 ? 0 : e->failures + e->inflight;
+}
+
 /* throttle_locked - is e refused now (lockout window or too many). */
 static bool
 throttle_locked(const struct throttle_rule *r, const struct throttle_entry *e)
@@ -283,17 +296,13 @@ throttle_begin(struct throttle *t, const char *addr, const char *account,
 		pthread_mutex_unlock(&t->lock);
 		return -1;
 	}
-	d = throttle_delay(&t->addr.rule, ea->failures);
-	ea->failures++;
+	d = throttle_delay(&t->addr.rule, throttle_pressure(ea));
 	ea->inflight++;
-	ea->fail_ms = now;
 	if (eu != NULL) {
-		du = throttle_delay(&t->account.rule, eu->failures);
+		du = throttle_delay(&t->account.rule, throttle_pressure(eu));
 		if (du > d)
 			d = du;
-		eu->failures++;
 		eu->inflight++;
-		eu->fail_ms = now;
 	}
 	pthread_mutex_unlock(&t->lock);
 	tk->active = true;
@@ -312,19 +321,16 @@ throttle_settle(struct throttle_table *tt, uint64_t key, int result,
 		return;		/* evicted meanwhile: nothing to undo */
 	if (e->inflight > 0)
 		e->inflight--;
-	else if (result == 0)
-		e->failures++;	/* recreated after an eviction */
 	if (result == 0) {
+		e->failures++;
 		e->fail_ms = now;
 		if (tt->rule.lockout != 0 && e->failures >= tt->rule.lockout &&
 		    e->locked_until_ms == 0)
 			e->locked_until_ms = now + (int64_t)tt->rule.lockout_s * 1000;
 		return;
 	}
-	if (result == 1 && reset_on_success && e->inflight == 0)
+	if (result == 1 && reset_on_success)
 		e->failures = 0;
-	else if (e->failures > 0)
-		e->failures--;
 }
 
 void

@@ -96,17 +96,48 @@ main(void)
 	fail_n(t, "2001:db8:0:1::1", NULL, 1, got, sizeof(got));
 	CHECK_STR(got, "0", "address: another /64 is apart");
 
-	/* Parallel attempts count together. */
+	/* Parallel correct logins from a clean address (an office behind
+	 * NAT) are never slowed... */
 	for (i = 0; i < 3; i++)
 		throttle_begin(t, "203.0.113.5", NULL, &tks[i]);
 	d = throttle_begin(t, "203.0.113.5", NULL, &tk);
-	CHECK(d == 200, "parallel: the 4th concurrent attempt already waits (%d)", d);
+	CHECK(d == 0, "parallel: clean address, the 4th concurrent login waits not (%d)", d);
+	throttle_end(t, &tk, 1);
+	for (i = 0; i < 3; i++)
+		throttle_end(t, &tks[i], 1);
+	/* ... but once it has failed, attempts in flight count together. */
+	fail_n(t, "203.0.113.5", NULL, 1, got, sizeof(got));
+	CHECK_STR(got, "0", "parallel: one failure");
+	for (i = 0; i < 3; i++)
+		throttle_begin(t, "203.0.113.5", NULL, &tks[i]);
+	d = throttle_begin(t, "203.0.113.5", NULL, &tk);
+	CHECK(d == 400, "parallel: after a failure the 4th concurrent attempt waits (%d)", d);
 	throttle_end(t, &tk, 1);
 	for (i = 0; i < 3; i++)
 		throttle_end(t, &tks[i], 1);
 	d = throttle_begin(t, "203.0.113.5", NULL, &tk);
-	CHECK(d == 0, "parallel: successes undo the counting (%d)", d);
+	CHECK(d == 0, "parallel: settled successes leave only the one failure (%d)", d);
 	throttle_end(t, &tk, 1);
+	{
+		struct throttle_ticket many[40];
+
+		int slowed = 0;
+
+		for (i = 0; i < 40; i++)
+			if (throttle_begin(t, "203.0.113.50", "office@example.org",
+			    &many[i]) != 0)
+				slowed++;
+		CHECK(slowed == 0, "parallel: 40 logins at once, none slowed (%d)", slowed);
+		d = 0;
+		for (i = 0; i < 40; i++)
+			if (throttle_begin(t, "203.0.113.50", "office@example.org", &tk) < 0)
+				d = -1;
+			else
+				throttle_end(t, &tk, 1);
+		CHECK(d == 0, "parallel: 40 logins in flight never lock out");
+		for (i = 0; i < 40; i++)
+			throttle_end(t, &many[i], 1);
+	}
 
 	/* Temporary failures do not count. */
 	for (i = 0; i < 10; i++) {
