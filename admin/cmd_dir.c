@@ -1387,6 +1387,105 @@ cmd_list_list(struct adm *a, int argc, char **argv)
 
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* institution admin: who administers an institution (gmsAdmin). */
+
+static int
+cmd_inst_admin(struct adm *a, int argc, char **argv)
+{
+	static const struct adm_opt none[] = { { NULL, false, 0 } };
+	static const char *const cols[] = { "institution", "admin" };
+	const struct adm_cmd *self = find_self("institution", "admin");
+	char addr[DIR_ADDR_MAX + 1];
+	struct dir_mailbox mb;
+	struct dir_domain dom;
+	struct dir_strv sv = { NULL, 0 };
+	struct adm_out *o;
+	const char *action, *id;
+	bool add;
+	size_t i;
+	int rc;
+
+	OPTS_BEGIN(none)
+	OPTS_END(self, 2, 2)
+	action = g.operands[0];
+	if (strcmp(action, "list") == 0) {
+		id = g.operands[1];
+		if (a->scope[0] != '\0' && strcmp(id, a->scope) != 0) {
+			code = adm_fail(a, EX_NOPERM, "%s may see only the "
+			    "administrators of institution '%s'", a->as_user,
+			    a->scope);
+			adm_getopt_free(&g);
+			return code;
+		}
+		rc = directory_institution_admins(a->dir, id, &sv);
+		if (rc != DIR_FOUND) {
+			code = dir_fail(a, rc, "institution", id);
+			adm_getopt_free(&g);
+			return code;
+		}
+		o = adm_table_new(a, cols, 2);
+		for (i = 0; i < sv.n; i++) {
+			const char *row[2];
+
+			row[0] = id;
+			row[1] = sv.v[i];
+			adm_table_row(o, row);
+		}
+		adm_out_print(&o);
+		dir_strv_free(&sv);
+		adm_getopt_free(&g);
+		return EX_OK;
+	}
+	if (strcmp(action, "add") != 0 && strcmp(action, "remove") != 0) {
+		adm_getopt_free(&g);
+		return adm_usage(a, self, false);
+	}
+	add = strcmp(action, "add") == 0;
+	if (a->as_user != NULL) {
+		adm_getopt_free(&g);
+		return adm_fail(a, EX_NOPERM, "%s: granting and revoking "
+		    "administration is for the GMS operators", a->as_user);
+	}
+	if (gms_strlcpy(addr, g.operands[1], sizeof(addr)) < 0 ||
+	    strchr(addr, '@') == NULL) {
+		code = adm_fail(a, EX_USAGE, "'%s' is not an address "
+		    "(local@domain)", g.operands[1]);
+		adm_getopt_free(&g);
+		return code;
+	}
+	adm_getopt_free(&g);
+	gms_lowercase(addr);
+	/* The institution is the mailbox's (the owner of its domain). */
+	rc = directory_mailbox(a->dir, addr, &mb);
+	if (rc != DIR_FOUND)
+		return dir_fail(a, rc, "mailbox", addr);
+	rc = directory_domain(a->dir, domain_of(mb.address), &dom);
+	if (rc == DIR_TEMPFAIL)
+		return dir_fail(a, rc, "domain", domain_of(mb.address));
+	if (rc == DIR_FOUND && dom.institution[0] != '\0')
+		(void)gms_strlcpy(mb.institution, dom.institution,
+		    sizeof(mb.institution));
+	if (mb.institution[0] == '\0')
+		return adm_fail(a, EX_DATAERR, "%s belongs to no institution",
+		    addr);
+	rc = add ? directory_institution_admin_add(a->dir, mb.institution,
+	    mb.address) : directory_institution_admin_remove(a->dir,
+	    mb.institution, mb.address);
+	if (rc == DIR_EEXIST || (rc == DIR_ENOENT && !add)) {
+		/* Granting twice or revoking what is not granted: done. */
+		adm_note(a, "%s %s an administrator of institution '%s'",
+		    mb.address, add ? "is already" : "was not",
+		    mb.institution);
+		return EX_OK;
+	}
+	if (rc != DIR_OK)
+		return dir_fail(a, rc, "institution", mb.institution);
+	adm_note(a, "%s %s administrator of institution '%s'", mb.address,
+	    add ? "is now an" : "is no longer an", mb.institution);
+	return EX_OK;
+}
+
 /* The DKIM handlers live in dkim.c. */
 int adm_cmd_dkim_keygen(struct adm *a, int argc, char **argv);
 int adm_cmd_dkim_show(struct adm *a, int argc, char **argv);
@@ -1411,6 +1510,13 @@ const struct adm_cmd adm_dir_cmds[] = {
 	  "[--domain D] [--contact A] [--phone P]",
 	  "change the given fields of an institution", NULL, W,
 	  cmd_inst_modify },
+	{ "institution", "admin", "add|remove ADDRESS | list ID",
+	  "grant, revoke or list delegated administrators (gmsAdmin)",
+	  "  add ADDRESS     the mailbox administers its institution (the\n"
+	  "                  owner of its domain): 'gmsadm --as ADDRESS' works\n"
+	  "  remove ADDRESS  take that right away again\n"
+	  "  list ID         the administrators of institution ID\n", W,
+	  cmd_inst_admin },
 	{ "domain", "add", "DOMAIN INSTITUTION [--selector S] "
 	  "[--catchall ADDRESS]", "add a mail domain owned by an institution",
 	  NULL, W, cmd_domain_add },

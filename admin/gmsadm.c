@@ -12,7 +12,9 @@
  * server.group for good, before it touches the mailstore or the DKIM key
  * folder, so every file it creates belongs to the gms user like the
  * daemons' files.  With --as a domain administrator binds with their own
- * mailbox credentials and may act only on their own institution.
+ * mailbox credentials and may act only on their own institution: the
+ * mailbox must be listed in an institution's gmsAdmin (checked first,
+ * exit 77 otherwise), and that institution is the scope.
  */
 #include "config.h"
 
@@ -280,7 +282,7 @@ adm_usage(struct adm *a, const struct adm_cmd *cmd, bool asked)
 static int
 open_directory(struct adm *a, unsigned int needs)
 {
-	char err[512];
+	char err[512], id[DIR_ID_MAX + 1];
 	unsigned int flags = 0;
 	struct dir_mailbox mb;
 	struct buf pw = BUF_INIT(DIR_PASSWORD_MAX + 2);
@@ -336,6 +338,22 @@ open_directory(struct adm *a, unsigned int needs)
 	if (a->dir == NULL)
 		return adm_fail(a, EX_CONFIG, "cannot open the directory as %s: "
 		    "%s", a->as_user, err);
+	/*
+	 * Only the mailboxes listed in their institution's gmsAdmin are
+	 * administrators: say so up front rather than let every write fail
+	 * with slapd's insufficientAccessRights.  The search runs with the
+	 * administrator's own bind (they may read their institution's
+	 * gmsAdmin); the institution found is the scope.
+	 */
+	r = directory_admin_of(a->dir, a->as_user, id);
+	if (r == DIR_TEMPFAIL)
+		return adm_fail(a, EX_TEMPFAIL, "the directory is unavailable; "
+		    "try again later");
+	if (r != DIR_FOUND)
+		return adm_fail(a, EX_NOPERM, "%s is not an administrator of any "
+		    "institution; refused before any change (the GMS operators "
+		    "grant it with 'gmsadm institution admin add')", a->as_user);
+	(void)gms_strlcpy(a->scope, id, sizeof(a->scope));
 	return EX_OK;
 }
 

@@ -9,20 +9,33 @@
  * S seen, T deleted, P forwarded as the $Forwarded keyword) and so are
  * Dovecot's keyword letters a-z, named in PATH/dovecot-keywords.  A file's
  * modification time is its internal date, as Dovecot and Courier use it.
- * Messages are appended in the order of dovecot-uidlist when there is one
- * (so UIDs come out in the same order), else of the file names (which start
- * with the delivery time).
+ * Maildir++ folder names are modified UTF-7 (as IMAP sends them) and
+ * become UTF-8; a name that is not valid modified UTF-7 is kept as it is.
+ *
+ * UIDs are kept.  Dovecot's dovecot-uidlist ("3 V<uidvalidity> N<uidnext>
+ * ..." then "UID [extensions] :name", or version 1 "1 UIDVALIDITY UIDNEXT"
+ * then "UID name") and, without it, Courier's courierimapuiddb ("1
+ * UIDVALIDITY UIDNEXT" then "UID name") give each folder's UIDVALIDITY
+ * and the UID of each file: the mailbox gets that UIDVALIDITY
+ * (spool_mailbox_set_uids), the files listed keep their UIDs
+ * (spool_append.uid), UIDNEXT is raised to the list's, and files not
+ * listed (arrived since) follow with new UIDs, as the old server would
+ * have given them.  So clients keep their caches.  That needs an empty
+ * target mailbox: importing into one that already holds mail (a second
+ * import, or mail delivered meanwhile) appends with new UIDs and says so.
+ * Without a list, messages are appended in the order of the file names
+ * (which start with the delivery time).
  *
  * mbox: messages separated by "From " lines; mboxrd quoting (">From ") is
  * undone; Status (R: seen) and X-Status (A answered, F flagged, T draft,
- * D deleted) give the flags and the "From " line's date the internal date.
+ * D deleted) give the flags, X-Keywords (as Dovecot and Thunderbird write
+ * it, separated by spaces or commas) the keywords and the "From " line's
+ * date the internal date.  UW-IMAP/Dovecot UIDs are kept the same way:
+ * X-IMAPbase (or X-IMAP) "UIDVALIDITY UIDNEXT" in the first message and
+ * X-UID in each; UW's pseudo message (X-IMAP) is skipped.
  *
  * Messages are stored with spool_append, in batches of at most
  * IMPORT_BATCH messages per transaction; LF line ends become CRLF.
- *
- * XXX: the mailstore assigns new UIDs and UIDVALIDITY (spool.h has no way
- * to set them), so the UIDs recorded in dovecot-uidlist and
- * courierimapuiddb are not kept: clients download imported mail once.
  */
 #include "config.h"
 
@@ -38,6 +51,7 @@
 
 #include "admin/admin.h"
 #include "directory/directory.h"
+#include "imapd/imapd.h"
 #include "spool/spool.h"
 
 #define IMPORT_BATCH		100
@@ -49,9 +63,11 @@
 struct pending {
 	struct buf	 data;		/* CRLF text */
 	uint32_t	 flags;
-	const char	*kw[IMPORT_KEYWORDS + 1];	/* borrowed */
+	const char	*kw[IMPORT_KEYWORDS + 1];	/* into kwdata */
 	size_t		 nkw;
+	char		*kwdata;	/* owned: the keywords, NUL-separated */
 	time_t		 date;
+	uint32_t	 uid;		/* kept UID or 0 */
 };
 
 struct importer {
@@ -66,6 +82,10 @@ struct importer {
 	struct adm_progress pg;
 	uint64_t	 seen;		/* progress */
 	char		*keywords[IMPORT_KEYWORDS];	/* owned */
+	bool		 keep_uids;	/* the current mailbox takes UIDs */
+	uint32_t	 last_uid;	/* the last UID kept in it */
+	uint64_t	 uids_kept;
+	uint64_t	 uid_folders_lost;	/* folders whose UIDs changed */
 };
 
 /* lf_to_crlf - append text to out with every bare LF made CRLF. */
@@ -102,11 +122,17 @@ flush_batch(struct importer *im)
 		ap[i].keywords = im->batch[i].nkw ? im->batch[i].kw : NULL;
 		ap[i].nkeywords = im->batch[i].nkw;
 		ap[i].internal_date = im->batch[i].date;
+		ap[i].uid = im->keep_uids ? im->batch[i].uid : 0;
 	}
 	r = spool_append(im->a->spool, im->user, im->mailbox, ap, im->nbatch,
 	    &uidvalidity, uids);
-	for (i = 0; i < im->nbatch; i++)
+	for (i = 0; i < im->nbatch; i++) {
 		buf_free(&im->batch[i].data);
+		free(im->batch[i].kwdata);
+		im->batch[i].kwdata = NULL;
+		if (r == SPOOL_OK && im->keep_uids && im->batch[i].uid != 0)
+			im->uids_kept++;
+	}
 	if (r != SPOOL_OK) {
 		size_t n = im->nbatch;
 
@@ -122,13 +148,15 @@ flush_batch(struct importer *im)
 	return EX_OK;
 }
 
-/* add_message - queue one message (text borrowed, converted now). */
+/* add_message - queue one message (text and keywords borrowed, copied
+ * now).  uid: the UID to keep (0: a new one; ignored unless im->keep_uids
+ * and above the last one kept). */
 static int
 add_message(struct importer *im, const char *p, size_t n, uint32_t flags,
-    const char *const *kw, size_t nkw, time_t date)
+    const char *const *kw, size_t nkw, time_t date, uint32_t uid)
 {
 	struct pending *m;
-	size_t i;
+	size_t i, total = 0, off = 0;
 
 	if (n == 0) {
 		im->skipped++;
@@ -145,9 +173,29 @@ add_message(struct importer *im, const char *p, size_t n, uint32_t flags,
 	}
 	m->flags = flags;
 	m->nkw = 0;
-	for (i = 0; i < nkw && i < IMPORT_KEYWORDS; i++)
-		m->kw[m->nkw++] = kw[i];
+	if (nkw > IMPORT_KEYWORDS)
+		nkw = IMPORT_KEYWORDS;
+	for (i = 0; i < nkw; i++)
+		total += strlen(kw[i]) + 1;
+	m->kwdata = total > 0 ? xmalloc(total) : NULL;
+	for (i = 0; i < nkw; i++) {
+		size_t l = strlen(kw[i]) + 1;
+
+		memcpy(m->kwdata + off, kw[i], l);
+		m->kw[m->nkw++] = m->kwdata + off;
+		off += l;
+	}
 	m->date = date;
+	m->uid = 0;
+	if (im->keep_uids) {
+		/* Track the mailbox's UIDNEXT: a message without a usable
+		 * UID gets the next one. */
+		if (uid != 0 && uid > im->last_uid && uid < UINT32_MAX)
+			m->uid = uid;
+		else
+			uid = im->last_uid + 1;
+		im->last_uid = uid;
+	}
 	if (++im->nbatch == IMPORT_BATCH)
 		return flush_batch(im);
 	return EX_OK;
@@ -163,6 +211,8 @@ set_mailbox(struct importer *im, const char *name)
 		return code;
 	free(im->mailbox);
 	im->mailbox = xstrdup(name);
+	im->keep_uids = false;
+	im->last_uid = 0;
 	if (gms_strcasecmp(name, "INBOX") == 0)
 		return EX_OK;
 	r = spool_mailbox_create(im->a->spool, im->user, name, 0);
@@ -171,6 +221,63 @@ set_mailbox(struct importer *im, const char *name)
 		    "mailbox '%s' of %s: %s", name, im->user, spool_strerror(r));
 	(void)spool_subscribe(im->a->spool, im->user, name);
 	im->folders++;
+	return EX_OK;
+}
+
+/* start_uids - give the current (empty) mailbox the old server's
+ * UIDVALIDITY with UIDNEXT first (the lowest UID to keep), so that
+ * add_message keeps UIDs.  A mailbox that already holds mail keeps its
+ * own UIDs: a warning, not an error. */
+static int
+start_uids(struct importer *im, uint32_t uidvalidity, uint32_t first)
+{
+	int r;
+
+	im->keep_uids = false;
+	im->last_uid = 0;
+	if (uidvalidity == 0)
+		return EX_OK;
+	if (first == 0 || first == UINT32_MAX)
+		first = 1;
+	r = spool_mailbox_set_uids(im->a->spool, im->user, im->mailbox,
+	    uidvalidity, first);
+	if (r == SPOOL_OK) {
+		im->keep_uids = true;
+		im->last_uid = first - 1;
+		return EX_OK;
+	}
+	if (spool_err_temporary(r))
+		return adm_fail(im->a, adm_spool_exit(r), "cannot set the UIDs "
+		    "of %s of %s: %s", im->mailbox, im->user,
+		    spool_strerror(r));
+	im->uid_folders_lost++;
+	fprintf(stderr, "gmsadm: warning: %s of %s already holds mail (or "
+	    "UIDVALIDITY %u is not usable): its imported messages get new "
+	    "UIDs, clients download them again\n", im->mailbox, im->user,
+	    uidvalidity);
+	return EX_OK;
+}
+
+/* end_kept_uids - after the messages with kept UIDs: raise UIDNEXT to
+ * the old server's (uidnext), so that later messages follow it. */
+static int
+end_kept_uids(struct importer *im, uint32_t uidvalidity, uint32_t uidnext)
+{
+	int code, r;
+
+	if (!im->keep_uids || uidnext <= im->last_uid + 1 ||
+	    uidnext == UINT32_MAX)
+		return EX_OK;
+	if ((code = flush_batch(im)) != EX_OK)
+		return code;
+	r = spool_mailbox_set_uids(im->a->spool, im->user, im->mailbox,
+	    uidvalidity, uidnext);
+	if (r != SPOOL_OK && spool_err_temporary(r))
+		return adm_fail(im->a, adm_spool_exit(r), "cannot set UIDNEXT "
+		    "of %s of %s: %s", im->mailbox, im->user,
+		    spool_strerror(r));
+	if (r == SPOOL_OK)
+		im->last_uid = uidnext - 1;
 	return EX_OK;
 }
 
@@ -231,9 +338,9 @@ next_line(char **pp)
 /* Maildir. */
 
 struct mfile {
-	char	*name;		/* owned: "cur/..." or "new/..." */
-	char	*base;		/* owned: the name without ":2,..." */
-	long	 order;		/* dovecot-uidlist position, or -1 */
+	char	 *name;		/* owned: "cur/..." or "new/..." */
+	char	 *base;		/* owned: the name without ":2,..." */
+	uint32_t  uid;		/* from the uid list, or 0 */
 };
 
 /* load_keywords - dovecot-keywords: "N name" lines, N = 0..25. */
@@ -267,54 +374,154 @@ load_keywords(struct importer *im, int dirfd)
 	buf_free(&b);
 }
 
-/* load_uidlist - base names in the order of Dovecot's dovecot-uidlist or,
- * failing that, Courier's courierimapuiddb (owned vector).  Both start
- * with a header line, then "UID [extensions] :name" (Dovecot v3) or
- * "UID name" (Dovecot v1, Courier). */
+/* One folder's UID list. */
+struct uidentry {
+	char		*base;	/* owned */
+	uint32_t	 uid;
+};
+struct uidlist {
+	uint32_t	 uidvalidity;	/* 0: none */
+	uint32_t	 uidnext;
+	struct uidentry	*v;
+	size_t		 n;
+};
+
+/* parse_u32 - a decimal number > 0 at p (to end or space); 0 if none. */
+static uint32_t
+parse_u32(const char *p, char **end)
+{
+	unsigned long long v = 0;
+	const char *q = p;
+
+	while (*q >= '0' && *q <= '9' && v <= UINT32_MAX)
+		v = v * 10 + (unsigned long long)(*q++ - '0');
+	if (end != NULL)
+		*end = (char *)q;
+	if (q == p || v > UINT32_MAX || (*q != '\0' && *q != ' '))
+		return 0;
+	return (uint32_t)v;
+}
+
+/* uidlist_header - the first line: "3 V<uidv> N<next> ..." (Dovecot v3)
+ * or "1 UIDVALIDITY UIDNEXT" (Dovecot v1, Courier).  Returns the version
+ * (1 or 3) or 0 when the header is not understood. */
+static int
+uidlist_header(char *line, struct uidlist *ul)
+{
+	char *tok, *end;
+	int field = 0, version = 0;
+
+	for (tok = line; *tok != '\0'; tok = end) {
+		while (*tok == ' ')
+			tok++;
+		if (*tok == '\0')
+			break;
+		for (end = tok; *end != '\0' && *end != ' '; end++)
+			;
+		if (field == 0)
+			version = tok[0] == '3' && (tok[1] == ' ' ||
+			    tok[1] == '\0') ? 3 : tok[0] == '1' &&
+			    (tok[1] == ' ' || tok[1] == '\0') ? 1 : 0;
+		else if (version == 3 && tok[0] == 'V')
+			ul->uidvalidity = parse_u32(tok + 1, NULL);
+		else if (version == 3 && tok[0] == 'N')
+			ul->uidnext = parse_u32(tok + 1, NULL);
+		else if (version == 1 && field == 1)
+			ul->uidvalidity = parse_u32(tok, NULL);
+		else if (version == 1 && field == 2)
+			ul->uidnext = parse_u32(tok, NULL);
+		field++;
+		if (version == 0)
+			break;
+	}
+	return version;
+}
+
+static int
+cmp_uidentry(const void *x, const void *y)
+{
+	const struct uidentry *a = x, *b = y;
+
+	return strcmp(a->base, b->base);
+}
+
+/* load_uidlist - Dovecot's dovecot-uidlist or, failing that, Courier's
+ * courierimapuiddb: the folder's UIDVALIDITY, UIDNEXT and each listed
+ * base name's UID, sorted by name (owned; free with uidlist_free).  An
+ * unreadable or unknown list leaves ul empty. */
 static void
-load_uidlist(int dirfd, struct spool_strlist *l)
+load_uidlist(int dirfd, struct uidlist *ul)
 {
 	struct buf b;
 	struct stat st;
-	char *line, *cur, *colon, *p;
+	char *line, *cur, *colon, *p, *end;
+	uint32_t uid;
+	int version;
 
-	memset(l, 0, sizeof(*l));
+	memset(ul, 0, sizeof(*ul));
 	if (read_small_file(dirfd, "dovecot-uidlist", &b, 64u << 20, &st) < 0 &&
 	    read_small_file(dirfd, "courierimapuiddb", &b, 64u << 20, &st) < 0)
 		return;
 	if (b.data == NULL)
 		return;
 	cur = b.data;
-	(void)next_line(&cur);	/* the header: version, uidvalidity, ... */
+	version = uidlist_header(next_line(&cur), ul);
+	if (version == 0 || ul->uidvalidity == 0) {
+		ul->uidvalidity = 0;
+		buf_free(&b);
+		return;
+	}
 	while ((line = next_line(&cur)) != NULL) {
-		/* "UID [extensions] :filename" (v3) or "UID filename" (v1). */
-		colon = strchr(line, ':');
-		if (colon != NULL)
-			p = colon + 1;
-		else if ((p = strrchr(line, ' ')) != NULL)
-			p++;
-		else
+		uid = parse_u32(line, &end);
+		if (uid == 0 || *end != ' ')
 			continue;
+		if (version == 3) {
+			/* "UID [extensions] :filename" */
+			if ((p = strstr(end, " :")) == NULL)
+				continue;
+			p += 2;
+		} else {
+			/* "UID filename" */
+			p = end + 1;
+		}
 		/* The name may carry ":2,FLAGS"; the key is the base. */
 		if ((colon = strstr(p, ":2,")) != NULL)
 			*colon = '\0';
-		l->v = xreallocarray(l->v, l->n + 1, sizeof(char *));
-		l->v[l->n++] = xstrdup(p);
+		if (*p == '\0')
+			continue;
+		ul->v = xreallocarray(ul->v, ul->n + 1, sizeof(*ul->v));
+		ul->v[ul->n].base = xstrdup(p);
+		ul->v[ul->n].uid = uid;
+		ul->n++;
 	}
 	buf_free(&b);
+	if (ul->n > 1)
+		qsort(ul->v, ul->n, sizeof(*ul->v), cmp_uidentry);
 }
 
+static void
+uidlist_free(struct uidlist *ul)
+{
+	size_t i;
+
+	for (i = 0; i < ul->n; i++)
+		free(ul->v[i].base);
+	free(ul->v);
+	memset(ul, 0, sizeof(*ul));
+}
+
+/* cmp_mfile - listed files by UID first, then the others by name. */
 static int
 cmp_mfile(const void *x, const void *y)
 {
 	const struct mfile *a = x, *b = y;
 
-	if (a->order != b->order) {
-		if (a->order < 0)
+	if (a->uid != b->uid) {
+		if (a->uid == 0)
 			return 1;
-		if (b->order < 0)
+		if (b->uid == 0)
 			return -1;
-		return a->order < b->order ? -1 : 1;
+		return a->uid < b->uid ? -1 : 1;
 	}
 	return strcmp(a->base, b->base);
 }
@@ -354,7 +561,7 @@ list_messages(int dirfd, struct mfile **v_r, size_t *n_r)
 			v[n].base = xstrdup(de->d_name);
 			if ((c = strstr(v[n].base, ":2,")) != NULL)
 				*c = '\0';
-			v[n].order = -1;
+			v[n].uid = 0;
 			n++;
 		}
 		closedir(dp);
@@ -401,8 +608,10 @@ static int
 import_folder(struct importer *im, int dirfd, const char *mailbox)
 {
 	struct mfile *v = NULL;
-	struct spool_strlist ul;
-	size_t n = 0, i, k;
+	struct uidlist ul;
+	size_t n = 0, i;
+	uint32_t first = 0;
+	bool gap_done = false;
 	int code;
 
 	if ((code = set_mailbox(im, mailbox)) != EX_OK)
@@ -410,35 +619,26 @@ import_folder(struct importer *im, int dirfd, const char *mailbox)
 	load_keywords(im, dirfd);
 	load_uidlist(dirfd, &ul);
 	(void)list_messages(dirfd, &v, &n);
-	if (ul.n > 0) {
-		/* Sort the uidlist names to find positions by bsearch. */
-		long *pos = xcalloc(ul.n, sizeof(long));
-		char **sorted = xcalloc(ul.n, sizeof(char *));
+	for (i = 0; i < n && ul.n > 0; i++) {
+		struct uidentry key, *hit;
 
-		for (k = 0; k < ul.n; k++)
-			sorted[k] = ul.v[k];
-		qsort(sorted, ul.n, sizeof(char *), cmp_str);
-		for (k = 0; k < ul.n; k++) {
-			size_t j;
-
-			/* position of sorted[k] in the file order */
-			for (j = 0; j < ul.n && ul.v[j] != sorted[k]; j++)
-				;
-			pos[k] = (long)j;
-		}
-		for (i = 0; i < n; i++) {
-			char *key = v[i].base, **hit;
-
-			hit = bsearch(&key, sorted, ul.n, sizeof(char *),
-			    cmp_str);
-			if (hit != NULL)
-				v[i].order = pos[hit - sorted];
-		}
-		free(pos);
-		free(sorted);
+		key.base = v[i].base;
+		hit = bsearch(&key, ul.v, ul.n, sizeof(*ul.v), cmp_uidentry);
+		if (hit != NULL)
+			v[i].uid = hit->uid;
 	}
 	if (n > 1)
 		qsort(v, n, sizeof(*v), cmp_mfile);
+	/* The same UID twice (a damaged list): the later file is new. */
+	for (i = 1; i < n; i++)
+		if (v[i].uid != 0 && v[i].uid == v[i - 1].uid)
+			v[i].uid = 0;
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_mfile);
+	if (ul.uidvalidity != 0) {
+		first = n > 0 && v[0].uid != 0 ? v[0].uid : ul.uidnext;
+		code = start_uids(im, ul.uidvalidity, first);
+	}
 	for (i = 0; i < n && code == EX_OK; i++) {
 		struct buf b;
 		struct stat st;
@@ -446,6 +646,13 @@ import_folder(struct importer *im, int dirfd, const char *mailbox)
 		const char *kw[IMPORT_KEYWORDS + 1];
 		size_t nkw;
 
+		if (v[i].uid == 0 && !gap_done) {
+			/* Files not in the list follow the list's UIDNEXT. */
+			gap_done = true;
+			code = end_kept_uids(im, ul.uidvalidity, ul.uidnext);
+			if (code != EX_OK)
+				break;
+		}
 		if (read_small_file(dirfd, v[i].name, &b, IMPORT_MSG_MAX,
 		    &st) < 0) {
 			fprintf(stderr, "gmsadm: warning: %s skipped: %s\n",
@@ -454,19 +661,21 @@ import_folder(struct importer *im, int dirfd, const char *mailbox)
 		} else {
 			maildir_flags(im, v[i].name, &flags, kw, &nkw);
 			code = add_message(im, b.data != NULL ? b.data : "",
-			    b.len, flags, kw, nkw, st.st_mtime);
+			    b.len, flags, kw, nkw, st.st_mtime, v[i].uid);
 			buf_free(&b);
 		}
 		adm_progress_set(&im->pg, ++im->seen);
 	}
 	if (code == EX_OK)
 		code = flush_batch(im);
+	if (code == EX_OK && !gap_done)
+		code = end_kept_uids(im, ul.uidvalidity, ul.uidnext);
 	for (i = 0; i < n; i++) {
 		free(v[i].name);
 		free(v[i].base);
 	}
 	free(v);
-	spool_strlist_free(&ul);
+	uidlist_free(&ul);
 	return code;
 }
 
@@ -504,6 +713,18 @@ folder_name(const char *d)
 	if (s[0] == '/' || s[strlen(s) - 1] == '/' || strstr(s, "//")) {
 		free(s);
 		return NULL;
+	}
+	/* Modified UTF-7 ("Entw&APw-rfe") to UTF-8 ("Entwürfe"); a name
+	 * that is not valid modified UTF-7 (UTF-8 already) stays. */
+	if (strchr(s, '&') != NULL) {
+		struct buf u = BUF_INIT(SPOOL_MAILBOX_MAX * 4 + 1);
+
+		if (mutf7_decode(&u, s, strlen(s)) == 0 && u.len > 0 &&
+		    u.len <= SPOOL_MAILBOX_MAX) {
+			free(s);
+			s = xstrdup(buf_cstr(&u));
+		}
+		buf_free(&u);
 	}
 	return s;
 }
@@ -617,43 +838,189 @@ from_date(const char *line, size_t len)
 	return 0;
 }
 
-/* mbox_flags - Status and X-Status of the header of one message. */
-static uint32_t
-mbox_flags(const char *p, size_t n)
-{
-	uint32_t f = 0;
-	size_t i = 0, e;
+/* What the header of one mbox message says besides its text. */
+struct mbox_meta {
+	uint32_t	 flags;
+	const char	*kw[IMPORT_KEYWORDS];	/* into kwbuf */
+	size_t		 nkw;
+	char		 kwbuf[1024];
+	uint32_t	 uid;		/* X-UID, or 0 */
+	uint32_t	 uidvalidity;	/* X-IMAPbase / X-IMAP, or 0 */
+	uint32_t	 uidnext;
+	bool		 pseudo;	/* UW-IMAP's folder data (X-IMAP) */
+};
 
+/* keyword_ok - may s (len bytes) be an IMAP keyword (an atom without
+ * "]", not a system flag)? */
+static bool
+keyword_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > SPOOL_KEYWORD_MAX || s[0] == '\\')
+		return false;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= 0x20 || c >= 0x7f || strchr("(){%*\"\\]", c) != NULL)
+			return false;
+	}
+	return true;
+}
+
+/* mbox_keywords - the keywords of an X-Keywords value (spaces or commas
+ * between them) into m; invalid names and repeats are skipped. */
+static void
+mbox_keywords(struct mbox_meta *m, const char *v, size_t vl)
+{
+	size_t i = 0, start, used = 0, k;
+
+	for (k = 0; k < m->nkw; k++)
+		used += strlen(m->kw[k]) + 1;
+	while (i < vl) {
+		while (i < vl && (v[i] == ' ' || v[i] == ',' || v[i] == '\t' ||
+		    v[i] == '\r' || v[i] == '\n'))
+			i++;
+		start = i;
+		while (i < vl && v[i] != ' ' && v[i] != ',' && v[i] != '\t' &&
+		    v[i] != '\r' && v[i] != '\n')
+			i++;
+		if (!keyword_ok(v + start, i - start) ||
+		    m->nkw == IMPORT_KEYWORDS ||
+		    used + (i - start) + 1 > sizeof(m->kwbuf))
+			continue;
+		for (k = 0; k < m->nkw; k++)
+			if (strlen(m->kw[k]) == i - start &&
+			    gms_strncasecmp(m->kw[k], v + start, i - start) == 0)
+				break;
+		if (k < m->nkw)
+			continue;
+		memcpy(m->kwbuf + used, v + start, i - start);
+		m->kwbuf[used + (i - start)] = '\0';
+		m->kw[m->nkw++] = m->kwbuf + used;
+		used += i - start + 1;
+	}
+}
+
+/* header_is - does the header line p (len bytes) have the field name
+ * name?  Sets *v / *vl to the value. */
+static bool
+header_is(const char *p, size_t len, const char *name, const char **v,
+    size_t *vl)
+{
+	size_t n = strlen(name);
+
+	if (len <= n || p[n] != ':' || gms_strncasecmp(p, name, n) != 0)
+		return false;
+	*v = p + n + 1;
+	*vl = len - n - 1;
+	return true;
+}
+
+/* value_u32 - the n-th (0-based) number of a header value, or 0. */
+static uint32_t
+value_u32(const char *v, size_t vl, int n)
+{
+	char tmp[64];
+	size_t i = 0, j;
+
+	for (;;) {
+		while (i < vl && (v[i] == ' ' || v[i] == '\t'))
+			i++;
+		for (j = 0; i < vl && v[i] >= '0' && v[i] <= '9' &&
+		    j < sizeof(tmp) - 1; i++)
+			tmp[j++] = v[i];
+		tmp[j] = '\0';
+		if (j == 0)
+			return 0;
+		if (n-- == 0)
+			return parse_u32(tmp, NULL);
+	}
+}
+
+/* mbox_header - Status, X-Status, X-Keywords, X-UID and X-IMAPbase /
+ * X-IMAP of the header of one message (folded lines joined). */
+static void
+mbox_header(const char *p, size_t n, struct mbox_meta *m)
+{
+	size_t i = 0, e, vl;
+	const char *v;
+
+	memset(m, 0, sizeof(*m));
 	while (i < n) {
 		for (e = i; e < n && p[e] != '\n'; e++)
 			;
+		/* A field continues on lines that start with white space. */
+		while (e + 1 < n && (p[e + 1] == ' ' || p[e + 1] == '\t'))
+			for (e++; e < n && p[e] != '\n'; e++)
+				;
 		if (e == i || (e == i + 1 && p[i] == '\r'))
 			break;		/* end of the header */
-		if (e - i > 7 && gms_strncasecmp(p + i, "Status:", 7) == 0) {
-			if (memchr(p + i + 7, 'R', e - i - 7))
-				f |= SPOOL_F_SEEN;
-		} else if (e - i > 9 &&
-		    gms_strncasecmp(p + i, "X-Status:", 9) == 0) {
-			const char *v = p + i + 9;
-			size_t vl = e - i - 9;
-
+		if (header_is(p + i, e - i, "Status", &v, &vl)) {
+			if (memchr(v, 'R', vl))
+				m->flags |= SPOOL_F_SEEN;
+		} else if (header_is(p + i, e - i, "X-Status", &v, &vl)) {
 			if (memchr(v, 'A', vl))
-				f |= SPOOL_F_ANSWERED;
+				m->flags |= SPOOL_F_ANSWERED;
 			if (memchr(v, 'F', vl))
-				f |= SPOOL_F_FLAGGED;
+				m->flags |= SPOOL_F_FLAGGED;
 			if (memchr(v, 'T', vl))
-				f |= SPOOL_F_DRAFT;
+				m->flags |= SPOOL_F_DRAFT;
 			if (memchr(v, 'D', vl))
-				f |= SPOOL_F_DELETED;
+				m->flags |= SPOOL_F_DELETED;
+		} else if (header_is(p + i, e - i, "X-Keywords", &v, &vl)) {
+			mbox_keywords(m, v, vl);
+		} else if (header_is(p + i, e - i, "X-UID", &v, &vl)) {
+			m->uid = value_u32(v, vl, 0);
+		} else if (header_is(p + i, e - i, "X-IMAPbase", &v, &vl) ||
+		    header_is(p + i, e - i, "X-IMAP", &v, &vl)) {
+			m->pseudo = e - i > 7 && p[i + 6] == ':';
+			m->uidvalidity = value_u32(v, vl, 0);
+			m->uidnext = value_u32(v, vl, 1);
 		}
 		i = e + 1;
 	}
-	return f;
+}
+
+/* The UIDs of an mbox, from its first message(s). */
+struct mbox_uids {
+	uint32_t	uidvalidity;
+	uint32_t	uidnext;
+	bool		started;	/* start_uids was called */
+};
+
+/* mbox_message - one message of the mbox (text in msg). */
+static int
+mbox_message(struct importer *im, struct buf *msg, time_t date,
+    struct mbox_uids *u)
+{
+	struct mbox_meta m;
+	const char *text = msg->data != NULL ? msg->data : "";
+	int code;
+
+	mbox_header(text, msg->len, &m);
+	if (m.uidvalidity != 0 && u->uidvalidity == 0 && !u->started) {
+		u->uidvalidity = m.uidvalidity;
+		u->uidnext = m.uidnext;
+	}
+	if (m.pseudo) {
+		/* UW-IMAP's "DON'T DELETE THIS MESSAGE" holds folder data. */
+		return EX_OK;
+	}
+	if (!u->started) {
+		u->started = true;
+		if (u->uidvalidity != 0 && (code = start_uids(im,
+		    u->uidvalidity, m.uid != 0 ? m.uid : u->uidnext)) != EX_OK)
+			return code;
+	}
+	return add_message(im, text, msg->len, m.flags,
+	    (const char *const *)m.kw, m.nkw, date, m.uid);
 }
 
 static int
 import_mbox(struct importer *im, const char *path, const char *mailbox)
 {
+	struct mbox_uids uids = { 0, 0, false };
 	struct buf file, msg = BUF_INIT(IMPORT_MSG_MAX);
 	struct stat st;
 	const char *p, *end, *line, *nl;
@@ -702,10 +1069,7 @@ import_mbox(struct importer *im, const char *path, const char *mailbox)
 				    '\r')
 					msg.len--;
 				msg.data[msg.len] = '\0';
-				code = add_message(im, msg.data != NULL ?
-				    msg.data : "", msg.len,
-				    mbox_flags(msg.data != NULL ? msg.data : "",
-				    msg.len), NULL, 0, date);
+				code = mbox_message(im, &msg, date, &uids);
 				adm_progress_set(&im->pg, ++im->seen);
 			}
 			if (last)
@@ -733,6 +1097,8 @@ import_mbox(struct importer *im, const char *path, const char *mailbox)
 	}
 	if (code == EX_OK)
 		code = flush_batch(im);
+	if (code == EX_OK && uids.started)
+		code = end_kept_uids(im, uids.uidvalidity, uids.uidnext);
 	adm_progress_end(&im->pg);
 	buf_free(&msg);
 	buf_free(&file);
@@ -808,6 +1174,7 @@ cmd_import(struct adm *a, int argc, char **argv, bool maildir)
 			adm_object_num(o, "imported", im.imported);
 			adm_object_num(o, "skipped", im.skipped);
 			adm_object_num(o, "folders", im.folders + 1);
+			adm_object_num(o, "uids_kept", im.uids_kept);
 			adm_out_print(&o);
 		}
 	}

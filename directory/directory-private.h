@@ -100,7 +100,7 @@ struct dir_backend {
 	/* Delegated administration (NULL: the backend has none).  admin_of:
 	 * the id of an institution whose gmsAdmin lists the mailbox address
 	 * (lookup codes); admins: the mailbox addresses in gmsAdmin of
-	 * institution id (DIR_OK, DIR_NOTFOUND, DIR_TEMPFAIL); admin_change:
+	 * institution id (DIR_FOUND, DIR_NOTFOUND, DIR_TEMPFAIL); admin_change:
 	 * add or delete one gmsAdmin value (write codes). */
 	int (*admin_of)(void *ctx, const char *address, char *id_r,
 	    size_t idlen);

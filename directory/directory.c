@@ -1578,12 +1578,12 @@ directory_institution_admins(struct directory *d, const char *id,
 		return DIR_NOTFOUND;
 	STAT_INC(d, lookups);
 	rc = count(d, d->be->admins(d->ctx, key, sv_r));
-	if (rc != DIR_OK) {
+	if (rc != DIR_FOUND) {
 		dir_strv_free(sv_r);
 		return rc;
 	}
 	dir_strv_sort(sv_r);
-	return DIR_OK;
+	return DIR_FOUND;
 }
 
 /* admin_change - add or remove one gmsAdmin value. */

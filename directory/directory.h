@@ -434,7 +434,7 @@ int directory_admin_of(struct directory *d, const char *address,
     char id_r[DIR_ID_MAX + 1]);
 /* The administrators (mailbox addresses) of institution id, sorted, in
  * *sv_r (caller frees with dir_strv_free; empty on other answers).
- * Returns DIR_OK, DIR_NOTFOUND (no such institution) or DIR_TEMPFAIL. */
+ * Returns DIR_FOUND, DIR_NOTFOUND (no such institution) or DIR_TEMPFAIL. */
 int directory_institution_admins(struct directory *d, const char *id,
     struct dir_strv *sv_r);
 /* Add / remove a mailbox to / from gmsAdmin of institution id (a handle

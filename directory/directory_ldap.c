@@ -1486,8 +1486,8 @@ l_admins(void *ctx, const char *id, struct dir_strv *sv)
 	s.each = each_admin;
 	s.arg = &a;
 	rc = do_search(x, &s);
-	if (rc == DIR_OK && s.count == 0)
-		rc = DIR_NOTFOUND;
+	if (rc == DIR_OK)
+		rc = s.count > 0 ? DIR_FOUND : DIR_NOTFOUND;
 out:
 	buf_free(&base);
 	buf_free(&filt);

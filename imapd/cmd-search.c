@@ -6,9 +6,14 @@
  *
  * The program is parsed into a tree in the per-command arena, bounded in
  * keys (IMAP_SEARCH_KEYS_MAX) and in depth, then evaluated per message
- * with the cheap keys (flags, sizes, dates, sets) first; the header is
- * read only when a header key needs it, and the whole message only for
- * BODY and TEXT, which also look inside base64 and quoted-printable parts.
+ * with the cheap keys (flags, sizes, dates, sets) first.  SUBJECT, FROM,
+ * TO, CC, BCC (and HEADER on those fields) and the SENT* dates are
+ * answered from the ENVELOPE the store cached at delivery, without
+ * reading the message: the subject is the unfolded field value, an
+ * address is matched as "name <mailbox@host>" (the display name without
+ * its quotes or comments), as Dovecot does.  Other header fields read the
+ * header only, and BODY and TEXT the whole message, which also look
+ * inside base64 and quoted-printable parts.
  * Matching of strings is ASCII case-insensitive substring matching;
  * header values are also matched after RFC 2047 decoding to UTF-8.
  */
@@ -408,31 +413,278 @@ header_match(const char *hdr, size_t len, const char *field,
 	return found;
 }
 
-/* sent_date - days since the epoch of the Date: header, or INT64_MIN. */
+/* ------------------------------------------------------------------ */
+/* The cached ENVELOPE: "(" date SP subject SP from SP sender SP reply-to
+ * SP to SP cc SP bcc SP in-reply-to SP message-id ")", each field an
+ * nstring or an address list "((name adl mailbox host) ...)" / NIL. */
+
+#define ENV_DATE	0
+#define ENV_SUBJECT	1
+#define ENV_FROM	2
+#define ENV_TO		5
+#define ENV_CC		6
+#define ENV_BCC		7
+
+/* env_ws - skip spaces. */
+static void
+env_ws(struct cursor *c)
+{
+	while (c->left > 0 && (*c->p == ' ' || *c->p == '\r' ||
+	    *c->p == '\n'))
+		cur_skip(c, 1);
+}
+
+/* env_nstring - one nstring at c: NIL (*nil_r true), a quoted string or
+ * a literal, its value appended to out (when not NULL).  Returns 0, or
+ * -1 when c holds something else. */
+static int
+env_nstring(struct cursor *c, struct buf *out, bool *nil_r)
+{
+	*nil_r = false;
+	env_ws(c);
+	if (c->left >= 3 && gms_strncasecmp(c->p, "NIL", 3) == 0) {
+		cur_skip(c, 3);
+		*nil_r = true;
+		return 0;
+	}
+	if (c->left > 0 && *c->p == '"') {
+		cur_skip(c, 1);
+		while (c->left > 0 && *c->p != '"') {
+			if (*c->p == '\\' && c->left > 1)
+				cur_skip(c, 1);
+			if (out != NULL)
+				(void)buf_putc(out, *c->p);
+			cur_skip(c, 1);
+		}
+		if (c->left == 0)
+			return -1;
+		cur_skip(c, 1);
+		return 0;
+	}
+	if (c->left > 0 && (*c->p == '{' || *c->p == '~')) {
+		uint64_t n = 0;
+
+		if (*c->p == '~')
+			cur_skip(c, 1);
+		if (c->left == 0 || *c->p != '{')
+			return -1;
+		cur_skip(c, 1);
+		while (c->left > 0 && *c->p >= '0' && *c->p <= '9' &&
+		    n < ((uint64_t)1 << 40)) {
+			n = n * 10 + (uint64_t)(*c->p - '0');
+			cur_skip(c, 1);
+		}
+		if (c->left > 0 && *c->p == '+')
+			cur_skip(c, 1);
+		if (c->left < 3 || memcmp(c->p, "}\r\n", 3) != 0)
+			return -1;
+		cur_skip(c, 3);
+		if (n > c->left)
+			return -1;
+		if (out != NULL)
+			(void)buf_append(out, c->p, (size_t)n);
+		cur_skip(c, (size_t)n);
+		return 0;
+	}
+	return -1;
+}
+
+/* env_skip - skip one field (nstring or parenthesised list). */
+static int
+env_skip(struct cursor *c)
+{
+	bool nil;
+	int depth = 0;
+
+	env_ws(c);
+	if (c->left == 0 || *c->p != '(')
+		return env_nstring(c, NULL, &nil);
+	do {
+		env_ws(c);
+		if (c->left == 0)
+			return -1;
+		if (*c->p == '(') {
+			depth++;
+			cur_skip(c, 1);
+		} else if (*c->p == ')') {
+			depth--;
+			cur_skip(c, 1);
+		} else if (env_nstring(c, NULL, &nil) < 0)
+			return -1;
+	} while (depth > 0);
+	return 0;
+}
+
+/* env_field - position c at field number which of the envelope env.
+ * Returns 0 or -1 (not an envelope). */
+static int
+env_field(const char *env, struct cursor *c, int which)
+{
+	int i;
+
+	c->p = env;
+	c->left = strlen(env);
+	env_ws(c);
+	if (c->left == 0 || *c->p != '(')
+		return -1;
+	cur_skip(c, 1);
+	for (i = 0; i < which; i++)
+		if (env_skip(c) < 0)
+			return -1;
+	env_ws(c);
+	return 0;
+}
+
+/* env_addresses - the address list at c as text, one "name <mbox@host>"
+ * per address, separated by ", " (a group's name stands for the group).
+ * Returns 1 when there is at least one address, 0 for NIL, -1 on a
+ * malformed list. */
+static int
+env_addresses(struct cursor *c, struct buf *out)
+{
+	bool nil;
+	int n = 0;
+
+	env_ws(c);
+	if (c->left >= 3 && gms_strncasecmp(c->p, "NIL", 3) == 0)
+		return 0;
+	if (c->left == 0 || *c->p != '(')
+		return -1;
+	cur_skip(c, 1);
+	for (;;) {
+		struct buf name = BUF_INIT(1024 * 1024);
+		struct buf mbox = BUF_INIT(1024 * 1024);
+		struct buf host = BUF_INIT(1024 * 1024);
+		bool nname, nmbox, nhost;
+		int r;
+
+		env_ws(c);
+		if (c->left > 0 && *c->p == ')')
+			break;
+		if (c->left == 0 || *c->p != '(')
+			return -1;
+		cur_skip(c, 1);
+		r = env_nstring(c, &name, &nname) < 0 ||
+		    env_nstring(c, NULL, &nil) < 0 ||
+		    env_nstring(c, &mbox, &nmbox) < 0 ||
+		    env_nstring(c, &host, &nhost) < 0 ? -1 : 0;
+		env_ws(c);
+		if (r == 0 && (c->left == 0 || *c->p != ')'))
+			r = -1;
+		if (r == 0) {
+			cur_skip(c, 1);
+			if (!nmbox) {	/* not a group's end marker */
+				if (n++ > 0)
+					(void)buf_puts(out, ", ");
+				if (!nname && name.len > 0) {
+					(void)buf_append(out, name.data,
+					    name.len);
+					(void)buf_putc(out, ' ');
+				}
+				if (nhost) {	/* a group's start */
+					(void)buf_append(out, mbox.data,
+					    mbox.len);
+					(void)buf_putc(out, ':');
+				} else {
+					(void)buf_putc(out, '<');
+					(void)buf_append(out, mbox.data,
+					    mbox.len);
+					(void)buf_putc(out, '@');
+					(void)buf_append(out, host.data,
+					    host.len);
+					(void)buf_putc(out, '>');
+				}
+			}
+		}
+		buf_free(&name);
+		buf_free(&mbox);
+		buf_free(&host);
+		if (r < 0)
+			return -1;
+	}
+	return n > 0 ? 1 : 0;
+}
+
+/* value_match - needle in a field value, raw or with its RFC 2047
+ * encoded words decoded to UTF-8. */
+static bool
+value_match(const char *val, size_t len, const char *needle, size_t nlen)
+{
+	struct buf dec = BUF_INIT(1024 * 1024);
+	bool found;
+
+	if (ci_find(val, len, needle, nlen))
+		return true;
+	if (len == 0 || memmem(val, len, "=?", 2) == NULL)
+		return false;
+	(void)spool_mime_decode_header(val, len, &dec);
+	found = ci_find(dec.data != NULL ? dec.data : "", dec.len, needle,
+	    nlen);
+	buf_free(&dec);
+	return found;
+}
+
+/* env_index - the envelope field that answers a header key on field, or
+ * -1 when the header itself must be read. */
+static int
+env_index(const char *field)
+{
+	if (gms_strcasecmp(field, "SUBJECT") == 0)
+		return ENV_SUBJECT;
+	if (gms_strcasecmp(field, "FROM") == 0)
+		return ENV_FROM;
+	if (gms_strcasecmp(field, "TO") == 0)
+		return ENV_TO;
+	if (gms_strcasecmp(field, "CC") == 0)
+		return ENV_CC;
+	if (gms_strcasecmp(field, "BCC") == 0)
+		return ENV_BCC;
+	return -1;
+}
+
+/* envelope_match - a header key answered from the cached envelope:
+ * 1 match, 0 no match, -1 no usable envelope (read the header). */
+static int
+envelope_match(struct sctx *x, int which, const char *needle, size_t nlen)
+{
+	struct buf val = BUF_INIT(16 * 1024 * 1024);
+	struct cursor c;
+	bool nil = false;
+	int r;
+
+	if (!load_cache(x) || x->cache.envelope == NULL ||
+	    env_field(x->cache.envelope, &c, which) < 0)
+		return -1;
+	if (which == ENV_SUBJECT)
+		r = env_nstring(&c, &val, &nil) < 0 ? -1 : nil ? 0 : 1;
+	else
+		r = env_addresses(&c, &val);
+	if (r > 0) {
+		size_t i;
+
+		/* A folded value counts as unfolded. */
+		for (i = 0; i < val.len; i++)
+			if (val.data[i] == '\r' || val.data[i] == '\n')
+				val.data[i] = ' ';
+	}
+	if (r > 0)
+		r = value_match(val.data != NULL ? val.data : "", val.len,
+		    needle, nlen) ? 1 : 0;
+	buf_free(&val);
+	return r;
+}
+
+/* date_days - days since the epoch of an RFC 5322 date value, or
+ * INT64_MIN. */
 static int64_t
-sent_date(struct sctx *x)
+date_days(const char *p, size_t len)
 {
 	static const char *mon[12] = { "jan", "feb", "mar", "apr", "may",
 	    "jun", "jul", "aug", "sep", "oct", "nov", "dec" };
-	const char *h, *p;
-	size_t len, i;
 	int day = 0, year = 0, m;
 	char tmp[256];
 	struct tm tm;
 
-	if (!load_header(x) || x->hdr.len == 0)
-		return INT64_MIN;
-	h = x->hdr.data;
-	len = x->hdr.len;
-	for (i = 0; i + 5 < len; i++) {
-		if ((i == 0 || h[i - 1] == '\n') &&
-		    gms_strncasecmp(h + i, "Date:", 5) == 0)
-			break;
-	}
-	if (i + 5 >= len)
-		return INT64_MIN;
-	p = h + i + 5;
-	len = len - i - 5;
 	if (len > sizeof(tmp) - 1)
 		len = sizeof(tmp) - 1;
 	memcpy(tmp, p, len);
@@ -463,6 +715,44 @@ sent_date(struct sctx *x)
 	tm.tm_mon = m;
 	tm.tm_year = year - 1900;
 	return (int64_t)timegm(&tm) / 86400;
+}
+
+/* sent_date - days since the epoch of the Date: header, or INT64_MIN:
+ * from the cached envelope, else from the header. */
+static int64_t
+sent_date(struct sctx *x)
+{
+	const char *h;
+	size_t len, i;
+
+	if (load_cache(x) && x->cache.envelope != NULL) {
+		struct buf val = BUF_INIT(4096);
+		struct cursor c;
+		bool nil = true;
+		int64_t d = INT64_MIN;
+
+		if (env_field(x->cache.envelope, &c, ENV_DATE) == 0 &&
+		    env_nstring(&c, &val, &nil) == 0) {
+			if (!nil)
+				d = date_days(val.data != NULL ? val.data : "",
+				    val.len);
+			buf_free(&val);
+			return d;
+		}
+		buf_free(&val);
+	}
+	if (!load_header(x) || x->hdr.len == 0)
+		return INT64_MIN;
+	h = x->hdr.data;
+	len = x->hdr.len;
+	for (i = 0; i + 5 < len; i++) {
+		if ((i == 0 || h[i - 1] == '\n') &&
+		    gms_strncasecmp(h + i, "Date:", 5) == 0)
+			break;
+	}
+	if (i + 5 >= len)
+		return INT64_MIN;
+	return date_days(h + i + 5, len - i - 5);
 }
 
 /* text_match - needle in the message (or its body), raw or decoded. */
@@ -568,6 +858,13 @@ eval(struct sctx *x, const struct skey *k)
 		return k->op == SK_SENTBEFORE ? d < k->date :
 		    k->op == SK_SENTON ? d == k->date : d >= k->date;
 	case SK_HEADER:
+		if (env_index(k->field) >= 0) {
+			int r = envelope_match(x, env_index(k->field), k->str,
+			    k->len);
+
+			if (r >= 0)
+				return r == 1;
+		}
 		if (!load_header(x))
 			return false;
 		return header_match(x->hdr.data != NULL ? x->hdr.data : "",

@@ -11,6 +11,7 @@ relay_librelay_a_SOURCES = \
 	relay/relay_dsn.c \
 	relay/relay_dns.c \
 	relay/relay_smtp.c \
+	relay/relay_sts.c \
 	relay/relay_queue.c
 relay_librelay_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 

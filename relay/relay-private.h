@@ -35,6 +35,8 @@ struct relay_cfg {
 	unsigned	max_hops;
 	size_t		max_line;
 	uint64_t	bounce_full_limit;
+	bool		mta_sts;
+	int		mta_sts_port;
 };
 
 #define RELAY_TLS_NONE		0
@@ -84,6 +86,43 @@ int relay_dns_tlsa(const char *host, int port, struct relay_tlsa *v,
  * (selector 0/1, matching type 0/1/2)?  ssl is an SSL *. */
 bool relay_dane_match(struct ssl_st *ssl, const struct relay_tlsa *v,
     size_t n);
+
+/* TXT records of name: the first one that starts with prefix (case
+ * insensitive), concatenated, into dst.  Returns 1, or RELAY_DNS_*. */
+int relay_dns_txt(const char *name, const char *prefix, char *dst,
+    size_t len);
+
+/* ---- relay_sts.c: MTA-STS (RFC 8461) ---- */
+
+#define RELAY_STS_NONE		0
+#define RELAY_STS_TESTING	1
+#define RELAY_STS_ENFORCE	2
+#define RELAY_STS_MAX_MX	16
+
+struct relay_sts {
+	int	mode;				/* RELAY_STS_* */
+	char	mx[RELAY_STS_MAX_MX][256];	/* patterns, "*.x.y" allowed */
+	size_t	nmx;
+	long	max_age;
+};
+
+/* The policy of domain: from the cache while its id is unchanged and
+ * max_age has not passed, else fetched over HTTPS (PKIX-verified) from
+ * https://mta-sts.DOMAIN/.well-known/mta-sts.txt.  Returns 1 (policy in
+ * *p_r), 0 (none published, or published but not retrievable and none
+ * cached: RFC 8461 5.1) or -1 (the TXT lookup failed temporarily and
+ * nothing is cached: the caller defers). */
+int relay_sts_get(const struct relay_cfg *cfg, struct tls_ctx *tls,
+    int stop_fd, const char *domain, struct relay_sts *p_r);
+/* Does host match one of the policy's mx patterns? */
+bool relay_sts_match(const struct relay_sts *p, const char *host);
+/* Parse a policy text; returns 0 or -1 (not a valid STSv1 policy). */
+int relay_sts_parse(const char *text, size_t len, struct relay_sts *p_r);
+
+/* A TCP connection to sa with cfg's connect timeout and source address,
+ * ended early by stop_fd.  Returns the fd or -1 with errno. */
+int relay_connect(const struct relay_cfg *cfg,
+    const struct sockaddr_storage *sa, int stop_fd);
 
 /* ---- relay_smtp.c ---- */
 

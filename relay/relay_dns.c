@@ -281,6 +281,43 @@ relay_dns_addrs(const char *host, bool ipv6, int port,
 }
 
 int
+relay_dns_txt(const char *name, const char *prefix, char *dst, size_t len)
+{
+	unsigned char ans[8192];
+	ns_msg msg;
+	ns_rr rr;
+	size_t pl = strlen(prefix);
+	int n, k;
+
+	n = dns_query(name, ns_t_txt, false, ans, sizeof(ans), &msg);
+	if (n <= 0)
+		return n;
+	for (k = 0; k < ns_msg_count(msg, ns_s_an); k++) {
+		const unsigned char *p, *end;
+		size_t o = 0, l;
+
+		if (ns_parserr(&msg, ns_s_an, k, &rr) != 0)
+			return RELAY_DNS_TEMP;
+		if (ns_rr_type(rr) != ns_t_txt)
+			continue;
+		p = ns_rr_rdata(rr);
+		end = p + ns_rr_rdlen(rr);
+		while (p < end) {
+			l = *p++;
+			if (l > (size_t)(end - p) || o + l >= len)
+				break;
+			memcpy(dst + o, p, l);
+			o += l;
+			p += l;
+		}
+		dst[o] = '\0';
+		if (o >= pl && gms_strncasecmp(dst, prefix, pl) == 0)
+			return 1;
+	}
+	return RELAY_DNS_NODATA;
+}
+
+int
 relay_dns_tlsa(const char *host, int port, struct relay_tlsa *v, size_t max,
     bool *secure_r)
 {

@@ -137,6 +137,8 @@ cfg_load(const struct conf *c, struct relay_cfg *cfg)
 	cfg->tls = strcmp(s, "none") == 0 ? RELAY_TLS_NONE :
 	    strcmp(s, "encrypt") == 0 ? RELAY_TLS_ENCRYPT : RELAY_TLS_MAY;
 	cfg->dane = conf_bool(c, "relay.dane");
+	cfg->mta_sts = conf_bool(c, "relay.mta_sts");
+	cfg->mta_sts_port = (int)conf_int(c, "relay.mta_sts_port");
 	cfg->max_hops = (unsigned)conf_int(c, "relay.max_hops");
 	cfg->max_line = (size_t)conf_int(c, "relay.max_line");
 	cfg->bounce_full_limit = (uint64_t)conf_int(c,

@@ -31,6 +31,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include "relay/relay-private.h"
 
 /* Results of one session with one address. */
@@ -52,6 +55,7 @@ struct sess {
 	const struct relay_tlsa	*tlsa;	/* validated DANE records or NULL */
 	size_t			 ntlsa;
 	bool			 tls_required;	/* DANE records, none usable */
+	bool			 sts_enforce;	/* MTA-STS: verified TLS only */
 	struct relay_msg	*msg;
 	bool			*open;	/* per recipient: still to answer */
 };
@@ -191,10 +195,8 @@ send_cmd(struct sess *s, const char *fmt, ...)
 	return r;
 }
 
-/* connect_to - a connected socket (non-blocking connect, bounded), or -1
- * with errno. */
-static int
-connect_to(const struct relay_cfg *cfg, const struct sockaddr_storage *sa,
+int
+relay_connect(const struct relay_cfg *cfg, const struct sockaddr_storage *sa,
     int stop_fd)
 {
 	struct pollfd pfd[2];
@@ -357,7 +359,7 @@ session(struct sess *s, const struct sockaddr_storage *sa)
 	int fd, r, io, rc = HOST_NEXT;
 	bool pipe;
 
-	fd = connect_to(s->cfg, sa, s->stop_fd);
+	fd = relay_connect(s->cfg, sa, s->stop_fd);
 	if (fd == -1) {
 		(void)gms_snprintf(diag, sizeof(diag), "connect to %s: %s",
 		    s->peer, strerror(errno));
@@ -405,7 +407,18 @@ session(struct sess *s, const struct sockaddr_storage *sa)
 			    m->qid, s->peer);
 			conn_free(&s->c);
 			return s->tlsa == NULL && !s->tls_required &&
-			    s->cfg->tls == RELAY_TLS_MAY ? HOST_PLAIN : HOST_NEXT;
+			    !s->sts_enforce && s->cfg->tls == RELAY_TLS_MAY ?
+			    HOST_PLAIN : HOST_NEXT;
+		}
+		if (s->sts_enforce && s->tlsa == NULL &&
+		    SSL_get_verify_result(conn_ssl(s->c)) != X509_V_OK) {
+			(void)gms_snprintf(diag, sizeof(diag), "the certificate "
+			    "of %s does not verify, and the MTA-STS policy "
+			    "of the domain is enforce", s->peer);
+			set_open(s, SPOOL_RCPT_PENDING, "4.7.5", diag, false);
+			log_warnx("event=relay_sts_cert_failed qid=%s peer=%s",
+			    m->qid, s->peer);
+			goto quit;
 		}
 		if (s->tlsa != NULL && !relay_dane_match(conn_ssl(s->c),
 		    s->tlsa, s->ntlsa)) {
@@ -424,7 +437,7 @@ session(struct sess *s, const struct sockaddr_storage *sa)
 			set_open(s, SPOOL_RCPT_PENDING, "4.4.2", diag, false);
 			goto quit;
 		}
-	} else if (s->tlsa != NULL || s->tls_required ||
+	} else if (s->tlsa != NULL || s->tls_required || s->sts_enforce ||
 	    s->cfg->tls == RELAY_TLS_ENCRYPT) {
 		(void)gms_snprintf(diag, sizeof(diag), "TLS is required, but "
 		    "was not offered by host %s", s->peer);
@@ -771,6 +784,43 @@ relay_smtp_deliver(const struct relay_cfg *cfg, struct tls_ctx *tls,
 			log_warnx("event=relay_loop qid=%s domain=%s", m->qid,
 			    domain);
 			goto out;
+		}
+	}
+	/* MTA-STS (RFC 8461): in enforce mode only the MX hosts the policy
+	 * names, each with a certificate that verifies. */
+	if (cfg->mta_sts) {
+		struct relay_sts sts;
+
+		r = relay_sts_get(cfg, tls, stop_fd, domain, &sts);
+		if (r < 0) {
+			(void)gms_snprintf(diag, sizeof(diag), "the MTA-STS "
+			    "policy of %s could not be fetched", domain);
+			fail_all(m, SPOOL_RCPT_PENDING, "4.7.5", diag);
+			goto out;
+		}
+		if (r == 1 && sts.mode != RELAY_STS_NONE) {
+			for (i = j = 0; i < (size_t)n; i++) {
+				if (relay_sts_match(&sts, mx[i].host))
+					mx[j++] = mx[i];
+				else
+					log_info("event=relay_sts_mx_mismatch "
+					    "qid=%s domain=%s mx=%s mode=%s",
+					    m->qid, domain, mx[i].host,
+					    sts.mode == RELAY_STS_ENFORCE ?
+					    "enforce" : "testing");
+			}
+			if (sts.mode == RELAY_STS_ENFORCE) {
+				n = (int)j;
+				s.sts_enforce = true;
+				if (n == 0) {
+					(void)gms_snprintf(diag, sizeof(diag),
+					    "no MX host of %s matches its "
+					    "MTA-STS policy", domain);
+					fail_all(m, SPOOL_RCPT_PENDING, "4.7.5",
+					    diag);
+					goto out;
+				}
+			}
 		}
 	}
 	for (i = 0; i < (size_t)n && tried < cfg->max_hosts &&

@@ -306,14 +306,18 @@ int spool_mailbox_by_use(struct spool *sp, const char *user, uint32_t use,
 /* For imports that keep the UIDs of another server: give the user's
  * mailbox name the UIDVALIDITY uidvalidity and the UIDNEXT uidnext
  * (both > 0, uidnext < UINT32_MAX), then append with
- * spool_append.uid set.  Valid only while the mailbox holds no message.
- * The first message at or above uidnext counts as \Recent; HIGHESTMODSEQ
+ * spool_append.uid set.  A new UIDVALIDITY needs a mailbox that holds no
+ * message; on a mailbox with messages only UIDNEXT may be raised (same
+ * uidvalidity, uidnext >= the current UIDNEXT: the other server's UIDNEXT
+ * after its last messages were expunged).  On an empty mailbox the
+ * messages appended from uidnext on count as \Recent.  HIGHESTMODSEQ
  * grows; the environment's UIDVALIDITY counter is raised to at least
  * uidvalidity so that mailboxes created later still get new values.
  * Keeping the current UIDVALIDITY with a lower UIDNEXT is refused (UIDs
  * must not be reused).  Returns SPOOL_OK, SPOOL_ENOENT (no such user or
- * mailbox), SPOOL_ENOSELECT, SPOOL_EPERM (the mailbox has messages),
- * SPOOL_EINVAL or a temporary error. */
+ * mailbox), SPOOL_ENOSELECT, SPOOL_EPERM (the mailbox has messages and
+ * the request is not a raise of UIDNEXT), SPOOL_EINVAL (zero values, or a
+ * lower UIDNEXT of an empty mailbox) or a temporary error. */
 int spool_mailbox_set_uids(struct spool *sp, const char *user,
     const char *name, uint32_t uidvalidity, uint32_t uidnext);
 

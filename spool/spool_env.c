@@ -247,6 +247,34 @@ spool_settings_from_conf(struct spool_settings *s, const struct conf *c)
 /* ------------------------------------------------------------------ */
 /* The environment. */
 
+/* The process id, cached: Berkeley DB asks thread_id() on every mutex
+ * and lock operation, and getpid() is a system call each time (glibc no
+ * longer caches it), which was most of the CPU time of a large FETCH or
+ * SELECT.  Set by spool_open and again in a forked child. */
+static pid_t spool_pid;
+static pthread_once_t spool_pid_once = PTHREAD_ONCE_INIT;
+
+static void
+pid_refresh(void)
+{
+	__atomic_store_n(&spool_pid, getpid(), __ATOMIC_RELAXED);
+}
+
+static void
+pid_init(void)
+{
+	pid_refresh();
+	(void)pthread_atfork(NULL, NULL, pid_refresh);
+}
+
+static pid_t
+cached_pid(void)
+{
+	pid_t p = __atomic_load_n(&spool_pid, __ATOMIC_RELAXED);
+
+	return p != 0 ? p : getpid();
+}
+
 /* isalive - failchk's question: is this process (thread) still there? */
 static int
 isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
@@ -254,7 +282,7 @@ isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 	(void)env;
 	(void)tid;
 	(void)flags;
-	if (pid == getpid())
+	if (pid == cached_pid())
 		return 1;	/* a thread of ours that died took us with it */
 	if (kill(pid, 0) == 0 || errno == EPERM)
 		return 1;
@@ -267,7 +295,7 @@ thread_id(DB_ENV *env, pid_t *pid, db_threadid_t *tid)
 {
 	(void)env;
 	if (pid != NULL)
-		*pid = getpid();
+		*pid = cached_pid();
 	if (tid != NULL)
 		*tid = pthread_self();
 }
@@ -710,6 +738,8 @@ spool_open(const struct spool_settings *s, struct spool **sp_r)
 	int r;
 
 	*sp_r = NULL;
+	(void)pthread_once(&spool_pid_once, pid_init);
+	pid_refresh();
 	if (s->dir == NULL || s->dir[0] == '\0') {
 		log_errorx("spool: spool.dir is empty");
 		return SPOOL_EINVAL;

@@ -1456,11 +1456,18 @@ set_uids_txn(struct spool *sp, DB_TXN *txn, void *arg)
 		return r;
 	if (m.attrs & SPOOL_MBOX_NOSELECT)
 		return SPOOL_ENOSELECT;
-	if (m.messages != 0)
+	/* With messages, only UIDNEXT may grow (an import's gap after its
+	 * last message); the rest needs an empty mailbox. */
+	if (m.messages != 0 && a->uidvalidity != m.uidvalidity)
 		return SPOOL_EPERM;
 	/* Same UIDVALIDITY: UIDs already given must never come back. */
 	if (a->uidvalidity == m.uidvalidity && a->uidnext < m.uidnext)
-		return SPOOL_EINVAL;
+		return m.messages != 0 ? SPOOL_EPERM : SPOOL_EINVAL;
+	if (m.messages != 0) {
+		m.uidnext = a->uidnext;
+		m.highestmodseq++;
+		return spool_mrec_put(sp, txn, a->mbox, &m);
+	}
 	/* The expunge records belong to the old UIDs. */
 	if (a->uidvalidity != m.uidvalidity &&
 	    (r = changes_purge(sp, txn, a->mbox)) != SPOOL_OK)

@@ -358,9 +358,10 @@ struct refresh_arg {
 	struct spool_msg	*changed;	/* new rows for changed_uid */
 	size_t			 nchanged;
 	struct spool_msg	*added;
-	size_t			 nadded;
+	size_t			 nadded, capadded;
 	struct spool_strlist	 kw;
 	bool			 claim;
+	size_t			 walk_pos;	/* refresh_changed's place */
 };
 
 static void
@@ -371,8 +372,16 @@ refresh_reset(struct refresh_arg *a)
 	free(a->changed);
 	free(a->added);
 	a->changed = a->added = NULL;
-	a->nchanged = a->nadded = 0;
+	a->nchanged = a->nadded = a->capadded = 0;
 	spool_strlist_free(&a->kw);
+}
+
+static int
+u32cmp(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+
+	return a < b ? -1 : a > b;
 }
 
 /* refresh_change - one change log entry after the view's modseq. */
@@ -393,12 +402,36 @@ refresh_change(uint64_t modseq, const struct crec *c, void *arg)
 	return SPOOL_OK;
 }
 
+/* Above this many changed uids a refresh reads their rows with one index
+ * walk instead of one lookup each. */
+#define REFRESH_WALK_MIN	64
+
+/* refresh_changed - an index row in the range of the changed uids: keep
+ * it when its uid is one of them (both in ascending order). */
+static int
+refresh_changed(uint32_t uid, const struct irec *r, void *arg)
+{
+	struct refresh_arg *a = arg;
+
+	while (a->walk_pos < a->changed_uid.n &&
+	    a->changed_uid.v[a->walk_pos] < uid)
+		a->walk_pos++;
+	if (a->walk_pos < a->changed_uid.n &&
+	    a->changed_uid.v[a->walk_pos] == uid)
+		row_from(&a->changed[a->nchanged++], uid, r);
+	return SPOOL_OK;
+}
+
 static int
 refresh_new(uint32_t uid, const struct irec *r, void *arg)
 {
 	struct refresh_arg *a = arg;
 
-	a->added = xreallocarray(a->added, a->nadded + 1, sizeof(*a->added));
+	if (a->nadded == a->capadded) {
+		a->capadded = a->capadded ? a->capadded * 2 : 64;
+		a->added = xreallocarray(a->added, a->capadded,
+		    sizeof(*a->added));
+	}
 	row_from(&a->added[a->nadded], uid, r);
 	if (uid >= a->m.first_recent)
 		a->added[a->nadded].flags |= SPOOL_F_RECENT;
@@ -427,20 +460,15 @@ refresh_txn(struct spool *sp, DB_TXN *txn, void *arg)
 	if ((r = walk_changes(sp, txn, v->mbox, v->modseq, refresh_change,
 	    a)) != SPOOL_OK)
 		return r;
-	/* Sort and dedupe the changed uids, then read their rows. */
+	/* Sort and dedupe the changed uids, then read their rows.  The log
+	 * is in modseq order, which is not uid order once flags changed in
+	 * another order: sort in n log n (a STORE 1:* elsewhere brings
+	 * 100 000 entries). */
 	if (a->changed_uid.n > 1) {
 		size_t j = 0;
 
-		for (i = 1; i < a->changed_uid.n; i++) {
-			uint32_t x = a->changed_uid.v[i];
-			size_t k = i;
-
-			while (k > 0 && a->changed_uid.v[k - 1] > x) {
-				a->changed_uid.v[k] = a->changed_uid.v[k - 1];
-				k--;
-			}
-			a->changed_uid.v[k] = x;
-		}
+		qsort(a->changed_uid.v, a->changed_uid.n, sizeof(uint32_t),
+		    u32cmp);
 		for (i = 0; i < a->changed_uid.n; i++)
 			if (j == 0 || a->changed_uid.v[j - 1] !=
 			    a->changed_uid.v[i])
@@ -449,6 +477,16 @@ refresh_txn(struct spool *sp, DB_TXN *txn, void *arg)
 	}
 	a->changed = xcalloc(a->changed_uid.n ? a->changed_uid.n : 1,
 	    sizeof(*a->changed));
+	if (a->changed_uid.n > REFRESH_WALK_MIN) {
+		/* Many: one cursor pass over their uid range. */
+		a->walk_pos = 0;
+		r = walk_index(sp, txn, v->mbox, a->changed_uid.v[0],
+		    a->changed_uid.v[a->changed_uid.n - 1] + 1, refresh_changed,
+		    a);
+		if (r != SPOOL_OK)
+			return r;
+		goto added;
+	}
 	for (i = 0; i < a->changed_uid.n; i++) {
 		struct irec ir;
 
@@ -459,6 +497,7 @@ refresh_txn(struct spool *sp, DB_TXN *txn, void *arg)
 			return r;
 		row_from(&a->changed[a->nchanged++], a->changed_uid.v[i], &ir);
 	}
+added:
 	r = walk_index(sp, txn, v->mbox, v->uidnext, a->m.uidnext, refresh_new, a);
 	if (r != SPOOL_OK)
 		return r;
@@ -467,14 +506,6 @@ refresh_txn(struct spool *sp, DB_TXN *txn, void *arg)
 		return spool_mrec_put(sp, txn, v->mbox, &a->m);
 	}
 	return SPOOL_OK;
-}
-
-static int
-u32cmp(const void *x, const void *y)
-{
-	uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-
-	return a < b ? -1 : a > b;
 }
 
 int

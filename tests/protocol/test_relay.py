@@ -172,8 +172,42 @@ def sink_main(addr, port, d, cert=None, key=None):
     srv.serve_forever()
 
 
+def https_main(addr, port, d, cert, key):
+    """Serve d/HOST.txt as https://HOST/.well-known/mta-sts.txt."""
+    import http.server
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            host = (self.headers.get("Host") or "").split(":")[0].lower()
+            path = os.path.join(d, os.path.basename(host) + ".txt")
+            if self.path != "/.well-known/mta-sts.txt" or not os.path.exists(path):
+                self.send_error(404)
+                return
+            body = open(path, "rb").read()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer((addr, int(port)), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    with open(os.path.join(d, "ready"), "w") as f:
+        f.write("ok\n")
+    srv.serve_forever()
+
+
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "sink":
     sink_main(*sys.argv[2:])
+    sys.exit(0)
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "https":
+    https_main(*sys.argv[2:])
     sys.exit(0)
 
 # ---------------------------------------------------------------------------
@@ -231,6 +265,10 @@ class Lab:
         self.addr_b2 = self.addr_b[:-1] + "3"
         self.b.run(["ip", "addr", "add", self.addr_b2 + "/24", "dev",
                     "v%sb1" % self.net.tag], check=True)
+        # A third one for the MTA-STS hosts.
+        self.addr_b4 = self.addr_b[:-1] + "4"
+        self.b.run(["ip", "addr", "add", self.addr_b4 + "/24", "dev",
+                    "v%sb1" % self.net.tag], check=True)
         self.ca, self.cert, self.key = make_certs(os.path.join(self.dir, "tls"))
         os.chmod(self.key, 0o644)
         self.dns = DnsServer(os.path.join(self.dir, "dns"), netns=self.a)
@@ -245,15 +283,25 @@ class Lab:
         self.dns.add("pf.test", "MX", "10 mx.pf.test.")
         self.dns.add("mx.pf.test", "A", self.addr_c)
         self.dns.add("self.test", "MX", "10 sender.gms.test.")
+        # MTA-STS: sts.test is right; sts2.test names an MX whose
+        # certificate does not verify; sts3.test's MX is not in its policy.
+        for z in ("sts.test", "sts2.test", "sts3.test"):
+            self.dns.zone(z)
+            self.dns.add("_mta-sts." + z, "TXT", "v=STSv1; id=20261128;")
+            self.dns.add("mta-sts." + z, "A", self.addr_b4)
+        self.dns.add("sts.test", "MX", "10 mx.sts.test.")
+        self.dns.add("sts3.test", "MX", "10 mx.sts.test.")
+        self.dns.add("mx.sts.test", "A", self.addr_b4)
+        self.dns.add("sts2.test", "MX", "10 mx.far.test.")
         self.dns.add("sender.gms.test", "A", "127.0.0.1")
         self.dns.start()
         self.sinks = {}
 
-    def start_sink(self, addr, name):
+    def start_sink(self, addr, name, cert=None, key=None, kind="sink", port="25"):
         d = os.path.join(self.dir, "sink-" + name)
         os.makedirs(d, exist_ok=True)
-        p = self.b.popen([PY, os.path.abspath(__file__), "sink", addr, "25", d,
-                          self.cert, self.key],
+        p = self.b.popen([PY, os.path.abspath(__file__), kind, addr, port, d,
+                          cert or self.cert, key or self.key],
                          stdout=open(os.path.join(d, "out"), "ab"),
                          stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 15
@@ -784,3 +832,82 @@ def test_retry_backoff_doubles_up_to_max(lab):
              if "event=relay_deferred" in l and qid in l and "next=0" not in l]
     assert nexts[:4] == [1, 2, 4, 4], nexts
     s.tool("delete", qid)
+
+
+# ---------------------------------------------------------------------------
+# MTA-STS (RFC 8461).
+
+STS_POLICY = "version: STSv1\nmode: enforce\nmx: %s\nmax_age: 86400\n"
+
+
+def sts_cert(lab):
+    """A certificate from the lab's CA for the MTA-STS hosts and mx.sts.test."""
+    d = os.path.join(lab.dir, "tls")
+    key, csr, crt, ext = (os.path.join(d, n) for n in
+                          ("sts.key", "sts.csr", "sts.crt", "sts.ext"))
+    with open(ext, "w") as f:
+        f.write("subjectAltName=DNS:mx.sts.test,DNS:mta-sts.sts.test,"
+                "DNS:mta-sts.sts2.test,DNS:mta-sts.sts3.test\n"
+                "extendedKeyUsage=serverAuth\n")
+    for cmd in (["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj",
+                 "/CN=mx.sts.test", "-keyout", key, "-out", csr],
+                ["openssl", "x509", "-req", "-in", csr, "-CA", lab.ca, "-CAkey",
+                 os.path.join(d, "ca.key"), "-CAcreateserial", "-days", "30",
+                 "-extfile", ext, "-out", crt]):
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    return crt, key
+
+
+@pytest.fixture(scope="module")
+def sts(lab):
+    crt, key = sts_cert(lab)
+    web = lab.start_sink(lab.addr_b4, "sts-web", crt, key, kind="https", port="8443")
+    for dom, mx in (("sts.test", "mx.sts.test"), ("sts2.test", "mx.far.test"),
+                    ("sts3.test", "other.sts.test")):
+        with open(os.path.join(web, "mta-sts.%s.txt" % dom), "w") as f:
+            f.write(STS_POLICY % mx)
+    mx = lab.start_sink(lab.addr_b4, "sts-mx", crt, key)
+    yield mx
+    lab.stop_sink("sts-mx")
+    lab.stop_sink("sts-web")
+
+
+@pytest.fixture
+def sts_sender(lab, sts):
+    set_mode(lab.sink, "ok")
+    return Sender(lab, "sts-" + uuid.uuid4().hex[:6],
+                  "relay.mta_sts = yes\nrelay.mta_sts_port = 8443\n"
+                  "relay.retry_min = 30s\nrelay.retry_max = 30s")
+
+
+def test_mta_sts_enforce_delivers_with_verified_tls(lab, sts, sts_sender):
+    token = uuid.uuid4().hex
+    sts_sender.add(message(token), "uma@sts.test")
+    assert sts_sender.run(20).returncode == 0, sts_sender.log_tail()
+    got = sink_messages(sts, token)
+    assert len(got) == 1 and got[0][1]["tls"] is True
+    assert "event=relay_sts_policy domain=sts.test" in sts_sender.log_tail(400)
+
+
+def test_mta_sts_enforce_refuses_unverified_certificate(lab, sts, sts_sender):
+    token = uuid.uuid4().hex
+    qid = sts_sender.add(message(token), "vic@sts2.test")
+    assert sts_sender.run(4).returncode == 3
+    state, status, diag = sts_sender.queue()[qid]["rcpt"]["vic@sts2.test"]
+    assert state == "pending" and status == "4.7.5" and "MTA-STS" in diag, diag
+    assert sink_messages(lab.sink, token) == [], "not sent over unverified TLS"
+    # Without MTA-STS the same MX takes it (opportunistic TLS).
+    plain = Sender(lab, "nosts-" + uuid.uuid4().hex[:6])
+    plain.add(message(token), "vic@sts2.test")
+    assert plain.run(20).returncode == 0
+    assert len(sink_messages(lab.sink, token)) == 1
+
+
+def test_mta_sts_enforce_mx_not_in_policy(lab, sts, sts_sender):
+    token = uuid.uuid4().hex
+    qid = sts_sender.add(message(token), "wes@sts3.test")
+    assert sts_sender.run(4).returncode == 3
+    state, status, diag = sts_sender.queue()[qid]["rcpt"]["wes@sts3.test"]
+    assert state == "pending" and "matches its MTA-STS policy" in diag, diag
+    assert sink_messages(sts, token) == []

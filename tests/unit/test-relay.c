@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "relay/relay.h"
+#include "relay/relay-private.h"
 #include "unit.h"
 
 /* feed_text - feed "line\r\nline..." (CRLF separated); returns the last
@@ -272,9 +273,44 @@ test_dsn(void)
 	CHECK_STR(relay_dsn_action_name(42), "unknown (42)", "unknown action");
 }
 
+static void
+test_sts(void)
+{
+	struct relay_sts p;
+	const char *ok = "version: STSv1\r\nmode: enforce\r\n"
+	    "mx: mx1.example.com\r\nmx: *.mail.example.com\r\n"
+	    "max_age: 86400\r\n";
+
+	CHECK(relay_sts_parse(ok, strlen(ok), &p) == 0, "parse a policy");
+	CHECK(p.mode == RELAY_STS_ENFORCE && p.nmx == 2 && p.max_age == 86400,
+	    "mode, mx and max_age");
+	CHECK(relay_sts_match(&p, "mx1.example.com"), "exact mx matches");
+	CHECK(relay_sts_match(&p, "A.mail.example.com"), "wildcard matches "
+	    "one label, case-insensitively");
+	CHECK(!relay_sts_match(&p, "a.b.mail.example.com"), "wildcard "
+	    "matches only one label");
+	CHECK(!relay_sts_match(&p, "mail.example.com"), "wildcard needs a "
+	    "label");
+	CHECK(!relay_sts_match(&p, "mx1.example.com.evil"), "no suffix "
+	    "tricks");
+#define PARSE(s) relay_sts_parse((s), strlen(s), &p)
+	CHECK(PARSE("mode: enforce\nmx: a\nmax_age: 1\n") == -1,
+	    "no version: invalid");
+	CHECK(PARSE("version: STSv1\nmode: strict\nmx: a\nmax_age: 1\n") ==
+	    -1, "unknown mode: invalid");
+	CHECK(PARSE("version: STSv1\nmode: enforce\nmax_age: 1\n") == -1,
+	    "enforce without mx: invalid");
+	CHECK(PARSE("version: STSv1\nmode: none\nmax_age: 99\n") == 0 &&
+	    p.mode == RELAY_STS_NONE, "mode none");
+	CHECK(PARSE("version: STSv1\nmode: testing\nmx: a\n") == -1,
+	    "no max_age: invalid");
+#undef PARSE
+}
+
 int
 main(void)
 {
+	test_sts();
 	test_reply();
 	test_ehlo();
 	test_xtext();

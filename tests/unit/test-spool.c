@@ -1204,8 +1204,18 @@ test_set_uids(void)
 	ap[0].uid = 0;
 	CHECK(spool_append(sp, u, "Old", ap, 1, &uv, &uid1) == SPOOL_OK &&
 	    uid1 == 101, "uid 0 assigns UIDNEXT as before (got %u)", uid1);
-	CHECK(spool_mailbox_set_uids(sp, u, "Old", 99, 1) == SPOOL_EPERM,
-	    "set_uids on a mailbox with messages: EPERM");
+	CHECK(spool_mailbox_set_uids(sp, u, "Old", 99, 500) == SPOOL_EPERM,
+	    "a new UIDVALIDITY on a mailbox with messages: EPERM");
+	CHECK(spool_mailbox_set_uids(sp, u, "Old", 1234567, 101) ==
+	    SPOOL_EPERM, "lowering UIDNEXT of a mailbox with messages: EPERM");
+	CHECK(spool_mailbox_set_uids(sp, u, "Old", 1234567, 300) == SPOOL_OK &&
+	    spool_mailbox_status(sp, u, "Old", &st) == SPOOL_OK &&
+	    st.uidnext == 300 && st.messages == 4 && st.uidvalidity == 1234567,
+	    "UIDNEXT raised to 300 with messages kept (got %u %u)",
+	    st.uidnext, st.messages);
+	ap[0].uid = 0;
+	CHECK(spool_append(sp, u, "Old", ap, 1, &uv, &uid1) == SPOOL_OK &&
+	    uid1 == 300, "the next append gets UID 300 (got %u)", uid1);
 
 	/* A mailbox created afterwards gets a UIDVALIDITY above the
 	 * imported one, even one far in the future. */
@@ -1220,6 +1230,77 @@ test_set_uids(void)
 	spool_close(&sp);
 	rm_tree(dir);
 	free(dir);
+}
+
+/* test_refresh_many - a refresh after stores of many messages in an
+ * order other than the uids' (the change log is in modseq order) and
+ * many new messages: every changed row read once, ascending, current. */
+static void
+test_refresh_many(struct spool *sp)
+{
+	const char *u = "bulk@example.org";
+	struct spool_view *v1 = NULL, *v2 = NULL;
+	struct spool_refresh rf;
+	uint32_t uids[150];
+	size_t i, bad = 0, nonasc = 0;
+	int status, r;
+
+	for (i = 0; i < 150; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "bulk%zu", i);
+		(void)deliver_one(sp, u, NULL, 0, id, 100, &status, NULL);
+	}
+	CHECK(spool_view_open(sp, u, "INBOX", SPOOL_VIEW_CLAIM_RECENT, &v1) ==
+	    SPOOL_OK && spool_view_open(sp, u, "INBOX", 0, &v2) == SPOOL_OK &&
+	    spool_view_count(v2) == 150, "two views of 150 messages");
+	if (v1 == NULL || v2 == NULL)
+		goto out;
+	for (i = 0; i < 150; i++)
+		uids[i] = spool_view_msg(v1, i)->uid;
+	/* The last 50 first, then the first 100: the log is out of uid order. */
+	r = spool_store(v1, uids + 100, 50, SPOOL_STORE_ADD, SPOOL_F_FLAGGED,
+	    NULL, 0, 0, NULL, NULL);
+	r = r != SPOOL_OK ? r : spool_store(v1, uids, 100, SPOOL_STORE_ADD,
+	    SPOOL_F_FLAGGED, NULL, 0, 0, NULL, NULL);
+	CHECK(r == SPOOL_OK, "two STOREs over 150 messages");
+	for (i = 0; i < 120; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "bulknew%zu", i);
+		(void)deliver_one(sp, u, NULL, 0, id, 100, &status, NULL);
+	}
+	memset(&rf, 0, sizeof(rf));
+	r = spool_view_refresh(v2, &rf);
+	for (i = 1; i < rf.changed.n; i++)
+		if (rf.changed.v[i - 1] >= rf.changed.v[i])
+			nonasc++;
+	for (i = 0; i < 150 && i < spool_view_count(v2); i++) {
+		const struct spool_msg *a = spool_view_msg(v1, i);
+		const struct spool_msg *b = spool_view_msg(v2, i);
+
+		if (!(b->flags & SPOOL_F_FLAGGED) || a->modseq != b->modseq ||
+		    a->uid != b->uid)
+			bad++;
+	}
+	CHECK(r == SPOOL_OK && rf.changed.n == 150 && nonasc == 0 &&
+	    rf.exists == 270 && spool_view_count(v2) == 270 && bad == 0,
+	    "refresh: 150 changed, ascending, rows current, 120 new "
+	    "(changed %zu, out of order %zu, exists %u, stale rows %zu)",
+	    rf.changed.n, nonasc, rf.exists, bad);
+	CHECK(spool_view_msg(v2, 269) != NULL &&
+	    spool_view_msg(v2, 269)->uid > spool_view_msg(v2, 149)->uid &&
+	    spool_view_status(v2)->messages == 270,
+	    "new rows appended in uid order");
+	spool_refresh_free(&rf);
+	r = spool_view_refresh(v2, &rf);
+	CHECK(r == SPOOL_OK && rf.changed.n == 0 && rf.exists == 270,
+	    "a second refresh reports nothing");
+	spool_refresh_free(&rf);
+out:
+	spool_view_close(&v1);
+	spool_view_close(&v2);
+	CHECK(spool_user_delete(sp, u) == SPOOL_OK, "the bulk user deleted");
 }
 
 int
@@ -1250,6 +1331,8 @@ main(void)
 	vdebug(sp, "test_big_body");
 	test_store_copy_expunge(sp);
 	vdebug(sp, "test_store_copy_expunge");
+	test_refresh_many(sp);
+	vdebug(sp, "test_refresh_many");
 	test_rename_inbox(sp);
 	vdebug(sp, "test_rename_inbox");
 	test_queue(sp);
