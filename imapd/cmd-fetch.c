@@ -9,7 +9,9 @@
  * Bodies are streamed: a section that is a plain byte range of the stored
  * message goes out in 64 KiB reads from the store, so a 20 MB message
  * never sits in memory.  Only HEADER.FIELDS and decoded BINARY sections
- * are built in a bounded buffer first.
+ * are built in a bounded buffer first.  The cached MIME data (ENVELOPE,
+ * BODYSTRUCTURE, the part table) is read FETCH_BATCH messages at a time
+ * in one transaction with spool_view_cache_many().
  */
 #include "config.h"
 
@@ -22,6 +24,8 @@
 
 #define FETCH_ITEMS_MAX		64
 #define FETCH_CHUNK		65536
+/* Messages whose cached MIME data is read in one transaction. */
+#define FETCH_BATCH		64
 
 enum fi_kind {
 	FI_UID = 0,
@@ -222,6 +226,20 @@ p_modifiers(struct imapd_session *s, struct imap_parser *p,
 		return imap_p_fail(p, IMAP_CODE_CLIENTBUG,
 		    "VANISHED needs CHANGEDSINCE");
 	return imap_p_list_end(p);
+}
+
+/* put_num - a decimal number (hot in FETCH 1:*: no format parsing). */
+static void
+put_num(struct buf *b, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	(void)buf_append(b, tmp + i, sizeof(tmp) - i);
 }
 
 /* put_internaldate - "dd-Mon-yyyy hh:mm:ss +zzzz" in the stored zone. */
@@ -436,31 +454,45 @@ put_section(struct imapd_session *s, struct buf *out, uint32_t uid,
 	return 0;
 }
 
-/* fetch_one - the FETCH response for the view row idx. */
+/* fetch_one - the FETCH response for the view row idx.  pre: its cached
+ * MIME data read ahead by the caller (pre_err its status), or NULL to
+ * read it here when needed. */
 static int
 fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
-    bool add_flags, struct buf *out, char *chunk, int *err_r)
+    bool add_flags, struct buf *out, char *chunk, int *err_r,
+    const struct spool_cache *pre, int pre_err)
 {
 	const struct spool_msg *m = spool_view_msg(s->sel->view, idx);
-	struct spool_cache cache;
+	struct spool_cache own;
+	const struct spool_cache *cp = NULL;
 	struct spool_body *body = NULL;
 	const char *sp = "";
 	bool have_cache = false;
 	size_t i;
 	int r = 0;
 
-	memset(&cache, 0, sizeof(cache));
-	if (rq->need_cache) {
-		r = spool_view_cache(s->sel->view, m->uid, &cache);
+	memset(&own, 0, sizeof(own));
+	if (rq->need_cache && pre != NULL) {
+		if (pre_err != SPOOL_OK) {
+			*err_r = pre_err;
+			return -1;
+		}
+		cp = pre;
+	} else if (rq->need_cache) {
+		r = spool_view_cache(s->sel->view, m->uid, &own);
 		if (r != SPOOL_OK) {
 			*err_r = r;
 			return -1;
 		}
 		have_cache = true;
+		cp = &own;
 	}
-	(void)buf_printf(out, "* %zu FETCH (", idx + 1);
+	(void)buf_puts(out, "* ");
+	put_num(out, idx + 1);
+	(void)buf_puts(out, " FETCH (");
 	if (s->uid && !rq->has_uid) {
-		(void)buf_printf(out, "UID %u", m->uid);
+		(void)buf_puts(out, "UID ");
+		put_num(out, m->uid);
 		sp = " ";
 	}
 	for (i = 0; i < rq->n && r == 0; i++) {
@@ -470,7 +502,8 @@ fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
 		sp = " ";
 		switch (it->kind) {
 		case FI_UID:
-			(void)buf_printf(out, "UID %u", m->uid);
+			(void)buf_puts(out, "UID ");
+			put_num(out, m->uid);
 			break;
 		case FI_FLAGS:
 			(void)buf_puts(out, "FLAGS ");
@@ -481,28 +514,30 @@ fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
 			put_internaldate(out, m);
 			break;
 		case FI_SIZE:
-			(void)buf_printf(out, "RFC822.SIZE %u", m->size);
+			(void)buf_puts(out, "RFC822.SIZE ");
+			put_num(out, m->size);
 			break;
 		case FI_ENVELOPE:
-			(void)buf_printf(out, "ENVELOPE %s", cache.envelope ?
-			    cache.envelope : "(NIL NIL NIL NIL NIL NIL NIL NIL "
-			    "NIL NIL)");
+			(void)buf_puts(out, "ENVELOPE ");
+			(void)buf_puts(out, cp->envelope ? cp->envelope :
+			    "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
 			break;
 		case FI_BODY:
-			(void)buf_printf(out, "BODY %s", cache.body ?
-			    cache.body : "NIL");
+			(void)buf_puts(out, "BODY ");
+			(void)buf_puts(out, cp->body ? cp->body : "NIL");
 			break;
 		case FI_BODYSTRUCTURE:
-			(void)buf_printf(out, "BODYSTRUCTURE %s",
-			    cache.bodystructure ? cache.bodystructure : "NIL");
+			(void)buf_puts(out, "BODYSTRUCTURE ");
+			(void)buf_puts(out, cp->bodystructure ?
+			    cp->bodystructure : "NIL");
 			break;
 		case FI_MODSEQ:
 			(void)buf_printf(out, "MODSEQ (%llu)",
 			    (unsigned long long)m->modseq);
 			break;
 		case FI_SECTION:
-			r = put_section(s, out, m->uid, &it->fs,
-			    have_cache ? &cache : NULL, &body, chunk, err_r);
+			r = put_section(s, out, m->uid, &it->fs, cp, &body,
+			    chunk, err_r);
 			break;
 		default:
 			panic("fetch item %d", (int)it->kind);
@@ -522,7 +557,7 @@ fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
 	if (body != NULL)
 		spool_body_close(&body);
 	if (have_cache)
-		spool_cache_free(&cache);
+		spool_cache_free(&own);
 	if (r < 0)
 		return -1;
 	return out->len > FETCH_CHUNK ? flush_out(s, out) : 0;
@@ -565,6 +600,9 @@ cmd_fetch(struct imapd_session *s, struct imap_parser *p)
 	size_t *idx, i;
 	ssize_t n;
 	char *chunk;
+	struct spool_cache *pre = NULL;
+	int *pre_err = NULL;
+	size_t bstart = 0, bn = 0;
 	int err = SPOOL_OK, r = 0;
 
 	rq = arena_alloc(&s->arena, sizeof(*rq));
@@ -621,14 +659,36 @@ cmd_fetch(struct imapd_session *s, struct imap_parser *p)
 		err = SPOOL_OK;
 	}
 	chunk = xmalloc(FETCH_CHUNK);
+	if (rq->need_cache) {
+		pre = xcalloc(FETCH_BATCH, sizeof(*pre));
+		pre_err = xcalloc(FETCH_BATCH, sizeof(*pre_err));
+	}
 	for (i = 0; i < (size_t)n; i++) {
 		const struct spool_msg *m = spool_view_msg(s->sel->view,
 		    idx[i]);
 
 		if (rq->has_changedsince && m->modseq <= rq->changedsince)
 			continue;
+		if (pre != NULL && (i >= bstart + bn || bn == 0)) {
+			/* Read the MIME data of the next batch at once. */
+			uint32_t uids[FETCH_BATCH];
+			size_t k;
+
+			for (k = 0; k < bn; k++)
+				spool_cache_free(&pre[k]);
+			bstart = i;
+			bn = (size_t)n - i < FETCH_BATCH ? (size_t)n - i :
+			    FETCH_BATCH;
+			for (k = 0; k < bn; k++)
+				uids[k] = spool_view_msg(s->sel->view,
+				    idx[i + k])->uid;
+			(void)spool_view_cache_many(s->sel->view, uids, bn, pre,
+			    pre_err);
+		}
 		buf_reset(&out);
-		if (fetch_one(s, rq, idx[i], mark[i], &out, chunk, &err) < 0) {
+		if (fetch_one(s, rq, idx[i], mark[i], &out, chunk, &err,
+		    pre != NULL ? &pre[i - bstart] : NULL,
+		    pre != NULL ? pre_err[i - bstart] : SPOOL_OK) < 0) {
 			buf_free(&out);
 			r = -1;
 			if (err == SPOOL_EEXPUNGED) {
@@ -644,6 +704,12 @@ cmd_fetch(struct imapd_session *s, struct imap_parser *p)
 		}
 	}
 	free(chunk);
+	if (pre != NULL) {
+		for (i = 0; i < bn; i++)
+			spool_cache_free(&pre[i]);
+		free(pre);
+		free(pre_err);
+	}
 	buf_free(&out);
 	if (r == 1)
 		return cmd_no(s, "EXPUNGEISSUED", "Some messages were "

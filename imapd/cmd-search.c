@@ -65,7 +65,16 @@ struct sctx {
 	bool			 text_loaded;
 	struct spool_cache	 cache;
 	bool			 cache_loaded;
+	/* Cached MIME data read ahead for the rows [wstart, wstart + wn),
+	 * in one transaction, once a key needed it. */
+	struct spool_cache	*win;
+	int			*win_err;
+	size_t			 wstart, wn;
+	bool			 walking;	/* search_run over every row */
 };
+
+/* Rows whose cached MIME data is read ahead at once. */
+#define SEARCH_BATCH		64
 
 static int p_key(struct sctx *x, struct imap_parser *p, struct skey **k_r);
 
@@ -307,17 +316,61 @@ ci_find(const char *hay, size_t hlen, const char *needle, size_t nlen)
 	return false;
 }
 
-/* load_cache - the part table (and strings) of the current message. */
+/* win_free - drop the read-ahead window. */
+static void
+win_free(struct sctx *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->wn; i++)
+		spool_cache_free(&x->win[i]);
+	free(x->win);
+	free(x->win_err);
+	x->win = NULL;
+	x->win_err = NULL;
+	x->wstart = x->wn = 0;
+}
+
+/* load_cache - the part table (and strings) of the current message: from
+ * the read-ahead window when the search walks the rows (x->m is row
+ * x->idx), else read alone. */
 static bool
 load_cache(struct sctx *x)
 {
-	if (!x->cache_loaded) {
-		memset(&x->cache, 0, sizeof(x->cache));
-		if (spool_view_cache(x->s->sel->view, x->m->uid, &x->cache) !=
-		    SPOOL_OK)
+	struct spool_view *v = x->s->sel->view;
+	size_t count = spool_view_count(v), k;
+	uint32_t uids[SEARCH_BATCH];
+
+	if (x->cache_loaded)
+		return true;
+	memset(&x->cache, 0, sizeof(x->cache));
+	if (!x->walking || x->m != spool_view_msg(v, x->idx)) {
+		if (spool_view_cache(v, x->m->uid, &x->cache) != SPOOL_OK)
 			return false;
 		x->cache_loaded = true;
+		return true;
 	}
+	if (x->win == NULL || x->idx < x->wstart ||
+	    x->idx >= x->wstart + x->wn) {
+		win_free(x);
+		x->wstart = x->idx;
+		x->wn = count - x->idx < SEARCH_BATCH ? count - x->idx :
+		    SEARCH_BATCH;
+		x->win = xcalloc(x->wn, sizeof(*x->win));
+		x->win_err = xcalloc(x->wn, sizeof(*x->win_err));
+		for (k = 0; k < x->wn; k++)
+			uids[k] = spool_view_msg(v, x->wstart + k)->uid;
+		(void)spool_view_cache_many(v, uids, x->wn, x->win,
+		    x->win_err);
+	}
+	k = x->idx - x->wstart;
+	if (x->win_err[k] != SPOOL_OK)
+		return false;
+	/* Move it out of the window: freed with the row as before. */
+	x->cache = x->win[k];
+	memset(&x->win[k], 0, sizeof(x->win[k]));
+	x->win_err[k] = SPOOL_EEXPUNGED;
+	x->cache_loaded = true;
 	return true;
 }
 
@@ -948,6 +1001,7 @@ search_run(struct sctx *x, struct imap_parser *p, uint32_t **idx_r,
 	buf_init(&x->text, SEARCH_TEXT_MAX);
 	count = spool_view_count(s->sel->view);
 	idx = arena_alloc(&s->arena, (count + 1) * sizeof(*idx));
+	x->walking = true;
 	for (i = 0; i < count; i++) {
 		x->idx = i;
 		x->m = spool_view_msg(s->sel->view, i);
@@ -961,6 +1015,8 @@ search_run(struct sctx *x, struct imap_parser *p, uint32_t **idx_r,
 		if (x->text.cap > 1024 * 1024)
 			buf_free(&x->text);
 	}
+	win_free(x);
+	x->walking = false;
 	buf_free(&x->hdr);
 	buf_free(&x->text);
 	*idx_r = idx;

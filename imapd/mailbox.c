@@ -51,17 +51,29 @@ imapd_put_flags(struct imapd_session *s, struct buf *b,
 	const char *const *kw;
 	size_t i, n, sp = 0;
 
+	/* Called once per message of a FETCH 1:* (FLAGS): plain appends,
+	 * no format parsing. */
 	(void)buf_putc(b, '(');
 	for (i = 0; i < GMS_NELEM(sysflags); i++)
-		if (m->flags & sysflags[i].bit)
-			(void)buf_printf(b, "%s%s", sp++ ? " " : "",
-			    sysflags[i].name);
-	if ((m->flags & SPOOL_F_RECENT) && !(s->enabled & IMAPD_EN_IMAP4REV2))
-		(void)buf_printf(b, "%s\\Recent", sp++ ? " " : "");
-	kw = spool_view_keywords(s->sel->view, &n);
-	for (i = 0; i < n && i < 64; i++)
-		if (m->keywords & ((uint64_t)1 << i))
-			(void)buf_printf(b, "%s%s", sp++ ? " " : "", kw[i]);
+		if (m->flags & sysflags[i].bit) {
+			if (sp++)
+				(void)buf_putc(b, ' ');
+			(void)buf_puts(b, sysflags[i].name);
+		}
+	if ((m->flags & SPOOL_F_RECENT) && !(s->enabled & IMAPD_EN_IMAP4REV2)) {
+		if (sp++)
+			(void)buf_putc(b, ' ');
+		(void)buf_puts(b, "\\Recent");
+	}
+	if (m->keywords != 0) {
+		kw = spool_view_keywords(s->sel->view, &n);
+		for (i = 0; i < n && i < 64; i++)
+			if (m->keywords & ((uint64_t)1 << i)) {
+				if (sp++)
+					(void)buf_putc(b, ' ');
+				(void)buf_puts(b, kw[i]);
+			}
+	}
 	return buf_putc(b, ')');
 }
 

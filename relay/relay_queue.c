@@ -112,8 +112,11 @@ cfg_load(const struct conf *c, struct relay_cfg *cfg)
 		(void)gms_strlcpy(cfg->hostname, "localhost",
 		    sizeof(cfg->hostname));
 	cfg->hostname[sizeof(cfg->hostname) - 1] = '\0';
-	if (gms_strlcpy(cfg->dns_server, conf_str(c, "relay.dns_server"),
-	    sizeof(cfg->dns_server)) != 0 ||
+	s = conf_str(c, "relay.dns_server");
+	/* In gms-smtpd one resolver setting serves both. */
+	if (s[0] == '\0' && conf_lookup_def("smtpd.dns_server") != NULL)
+		s = conf_str(c, "smtpd.dns_server");
+	if (gms_strlcpy(cfg->dns_server, s, sizeof(cfg->dns_server)) != 0 ||
 	    gms_strlcpy(cfg->source_address, conf_str(c,
 	    "relay.source_address"), sizeof(cfg->source_address)) != 0)
 		return -1;

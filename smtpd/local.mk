@@ -23,7 +23,7 @@ smtpd_gms_smtpd_SOURCES = \
 	smtpd/smtp_dkim.c \
 	smtpd/smtp_dmarc.c
 smtpd_gms_smtpd_CFLAGS = $(AM_CFLAGS) $(OPENDKIM_CFLAGS) $(OPENSSL_CFLAGS)
-smtpd_gms_smtpd_LDADD = smtpd/libsmtpparse.a $(SPOOL_LIBS) $(DIRECTORY_LIBS) \
+smtpd_gms_smtpd_LDADD = smtpd/libsmtpparse.a relay/librelay.a $(SPOOL_LIBS) $(DIRECTORY_LIBS) \
 	$(LIBGMS_LIBS) $(OPENDKIM_LIBS) $(SPF2_LIBS) $(OPENDMARC_LIBS) \
 	-lresolv -lpthread
 

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "smtpd/smtp_private.h"
+#include "relay/relay.h"
 
 struct smtpd_ctx smtpd_ctx;
 
@@ -1098,6 +1099,8 @@ deliver(struct smtp_sess *ss, const char *msg, size_t len, bool junk)
 	}
 	log_info("event=delivered tx=%s qid=%s size=%zu local=%zu remote=%zu "
 	    "failed=%zu junk=%d", tx->id, qid, len, ok, nrem, quota, junk);
+	if (nrem > 0)
+		relay_wakeup();		/* go out now, not at the next scan */
 	reply(ss, "250 2.0.0 Ok: queued as %s", qid);
 out:
 	free(loc);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "smtpd/smtp_private.h"
+#include "relay/relay.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -47,6 +48,24 @@ smtp_ar_name(int r)
 		(void)gms_snprintf(unknown, sizeof(unknown), "unknown (%d)", r);
 		return unknown;
 	}
+}
+
+/* smtpd_relay_local - the relay asks whether a DSN's recipient (the
+ * original sender) is one of our mailboxes: 1 (user_r gets the canonical
+ * address), 0, or -1 when the directory is unavailable. */
+static int
+smtpd_relay_local(void *arg, const char *address, char *user_r, size_t len)
+{
+	struct dir_mailbox mb;
+	int r;
+
+	(void)arg;
+	r = directory_mailbox(smtpd_ctx.dir, address, &mb);
+	if (r == DIR_TEMPFAIL)
+		return -1;
+	if (r != DIR_FOUND)
+		return 0;
+	return gms_strlcpy(user_r, mb.address, len) == 0 ? 1 : 0;
 }
 
 int
@@ -94,6 +113,10 @@ smtpd_setup(struct conf *c)
 	smtpd_ctx.dkim_ready = smtp_dkim_setup(c) == 0;
 	if (smtp_dmarc_setup(c) != 0)
 		log_warnx("event=dmarc_unavailable");
+	/* The outbound queue runner (a no-op after a reload). */
+	relay_set_local(smtpd_relay_local, NULL);
+	if (relay_start(c, smtpd_ctx.spool) != 0)
+		return -1;
 	return 0;
 }
 
@@ -149,6 +172,7 @@ main(int argc, char **argv)
 	conf_register(spool_conf_table);
 	conf_register(directory_conf_table);
 	conf_register(smtpd_conf_table);
+	conf_register(relay_conf_table);
 	c = conf_load(path, err, sizeof(err));
 	if (c == NULL) {
 		fprintf(stderr, "gms-smtpd: %s\n", err);
@@ -166,6 +190,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	rc = server_main(&def, c, foreground);
+	relay_stop();
 	smtp_cmd_stats_log();
 	gsasl_done();
 	return rc;

@@ -533,6 +533,16 @@ int spool_view_refresh(struct spool_view *v, struct spool_refresh *r_r);
  * message of the view.  Returns SPOOL_OK, SPOOL_EEXPUNGED (gone meanwhile)
  * or an error.  Free c_r with spool_cache_free. */
 int spool_view_cache(struct spool_view *v, uint32_t uid, struct spool_cache *c_r);
+/* The same for n messages in one read transaction, the index read
+ * forward with one cursor (FETCH ENVELOPE / BODYSTRUCTURE over many
+ * messages: one transaction per batch instead of one per message).
+ * uids: best ascending (others work, more slowly).  c_r and err_r have n
+ * entries: err_r[i] is SPOOL_OK (c_r[i] filled) or SPOOL_EEXPUNGED (gone
+ * meanwhile; c_r[i] empty).  Returns SPOOL_OK, or an error with every
+ * err_r[i] set to it and every c_r[i] empty.  Free each c_r[i] with
+ * spool_cache_free. */
+int spool_view_cache_many(struct spool_view *v, const uint32_t *uids,
+    size_t n, struct spool_cache *c_r, int *err_r);
 
 /* Store flags.  mode: SPOOL_STORE_SET replaces, _ADD adds, _REMOVE removes
  * flags (SPOOL_F_STORED_MASK bits) and keywords (names; a new name is added

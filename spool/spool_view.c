@@ -656,6 +656,138 @@ spool_view_cache(struct spool_view *v, uint32_t uid, struct spool_cache *c_r)
 	return spool_txn(v->sp, TXN_READ, cache_txn, &a);
 }
 
+/* The cursor's place in the index during spool_view_cache_many: the
+ * first record of the mailbox with uid >= the last uid asked for. */
+struct ixpos {
+	bool		valid;
+	uint32_t	uid;
+	struct irec	r;
+};
+
+/* ix_seek - move p to the first index record of mbox with uid >= want,
+ * reading forward from where it is when it can (a FETCH 1:* then costs
+ * one DB_NEXT per message instead of a search from the root).  p->valid
+ * is false when there is none.  Returns SPOOL_OK or an error. */
+static int
+ix_seek(struct spool *sp, DBC *c, uint32_t mbox, uint32_t want,
+    struct ixpos *p)
+{
+	unsigned char key[8];
+	DBT k, d;
+	int ret;
+
+	if (p->valid && p->uid >= want)
+		return SPOOL_OK;
+	dbt_user(&k, key, sizeof(key));
+	dbt_user(&d, &p->r, sizeof(p->r));
+	if (p->valid) {
+		ret = c->get(c, &k, &d, DB_NEXT);
+	} else {
+		index_key(key, mbox, want);
+		k.size = sizeof(key);
+		ret = c->get(c, &k, &d, DB_SET_RANGE);
+	}
+	if (ret == DB_NOTFOUND) {
+		p->valid = false;
+		return SPOOL_OK;
+	}
+	if (ret != 0)
+		return spool_dberr(sp, ret, "index seek");
+	if (k.size != 8 || get_be32(key) != mbox || d.size != sizeof(p->r)) {
+		p->valid = false;
+		return SPOOL_OK;
+	}
+	p->valid = true;
+	p->uid = get_be32(key + 4);
+	if (p->uid < want) {
+		/* Read forward but still short: search from the root. */
+		p->valid = false;
+		return ix_seek(sp, c, mbox, want, p);
+	}
+	return SPOOL_OK;
+}
+
+struct cache_many_arg {
+	struct spool_view	*v;
+	const uint32_t		*uids;
+	size_t			 n;
+	struct spool_cache	*c;
+	int			*err;
+};
+
+static int
+cache_many_txn(struct spool *sp, DB_TXN *txn, void *arg)
+{
+	struct cache_many_arg *a = arg;
+	struct ixpos pos;
+	struct brec_head h;
+	DBC *c;
+	DBT k, d;
+	size_t i;
+	int ret, r = SPOOL_OK;
+
+	for (i = 0; i < a->n; i++) {
+		spool_cache_free(&a->c[i]);
+		a->err[i] = SPOOL_EEXPUNGED;
+	}
+	if ((ret = sp->db[DBI_INDEX]->cursor(sp->db[DBI_INDEX], txn, &c, 0)) != 0)
+		return spool_dberr(sp, ret, "cursor");
+	memset(&pos, 0, sizeof(pos));
+	for (i = 0; i < a->n && r == SPOOL_OK; i++) {
+		if (i > 0 && a->uids[i] <= a->uids[i - 1])
+			pos.valid = false;	/* not ascending: search */
+		if ((r = ix_seek(sp, c, a->v->mbox, a->uids[i], &pos)) != 0)
+			break;
+		if (!pos.valid || pos.uid != a->uids[i])
+			continue;	/* expunged */
+		dbt_init(&k, &pos.r.body, sizeof(pos.r.body));
+		dbt_malloc(&d);
+		ret = sp->db[DBI_MSGS]->get(sp->db[DBI_MSGS], txn, &k, &d, 0);
+		if (ret == DB_NOTFOUND)
+			continue;
+		if (ret != 0) {
+			r = spool_dberr(sp, ret, "msgs get");
+			break;
+		}
+		if (d.size < sizeof(h)) {
+			free(d.data);
+			r = SPOOL_ETEMP;
+			break;
+		}
+		memcpy(&h, d.data, sizeof(h));
+		r = spool_cache_decode((char *)d.data + sizeof(h),
+		    d.size - sizeof(h), &a->c[i]);
+		free(d.data);
+		if (r == SPOOL_OK)
+			a->err[i] = SPOOL_OK;
+	}
+	(void)c->close(c);
+	return r;
+}
+
+int
+spool_view_cache_many(struct spool_view *v, const uint32_t *uids, size_t n,
+    struct spool_cache *c_r, int *err_r)
+{
+	struct cache_many_arg a = { v, uids, n, c_r, err_r };
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		memset(&c_r[i], 0, sizeof(c_r[i]));
+		err_r[i] = SPOOL_EEXPUNGED;
+	}
+	if (n == 0)
+		return SPOOL_OK;
+	r = spool_txn(v->sp, TXN_READ, cache_many_txn, &a);
+	if (r != SPOOL_OK)
+		for (i = 0; i < n; i++) {
+			spool_cache_free(&c_r[i]);
+			err_r[i] = r;
+		}
+	return r;
+}
+
 /* ------------------------------------------------------------------ */
 /* Bodies. */
 

@@ -1297,6 +1297,48 @@ test_refresh_many(struct spool *sp)
 	CHECK(r == SPOOL_OK && rf.changed.n == 0 && rf.exists == 270,
 	    "a second refresh reports nothing");
 	spool_refresh_free(&rf);
+	{
+		/* Batched cache reads: runs, gaps, a missing uid, a step
+		 * back; each entry as spool_view_cache gives it. */
+		uint32_t want[8];
+		struct spool_cache cm[8], one;
+		int err[8];
+		size_t same = 0;
+
+		want[0] = uids[0];
+		want[1] = uids[1];
+		want[2] = uids[2];
+		want[3] = uids[40];
+		want[4] = uids[41];
+		want[5] = 4000000000u;
+		want[6] = uids[7];
+		want[7] = spool_view_msg(v2, 269)->uid;
+		r = spool_view_cache_many(v2, want, 8, cm, err);
+		for (i = 0; i < 8; i++) {
+			if (i == 5) {
+				same += err[i] == SPOOL_EEXPUNGED &&
+				    cm[i].envelope == NULL;
+				continue;
+			}
+			memset(&one, 0, sizeof(one));
+			if (err[i] == SPOOL_OK &&
+			    spool_view_cache(v2, want[i], &one) == SPOOL_OK &&
+			    one.envelope != NULL && cm[i].envelope != NULL &&
+			    strcmp(one.envelope, cm[i].envelope) == 0 &&
+			    strcmp(one.bodystructure, cm[i].bodystructure) == 0 &&
+			    one.nparts == cm[i].nparts)
+				same++;
+			spool_cache_free(&one);
+		}
+		CHECK(r == SPOOL_OK && same == 8 && cm[3].envelope != NULL &&
+		    strstr(cm[3].envelope, "bulk40") != NULL,
+		    "cache_many: 7 entries as cache gives them, the missing "
+		    "uid EEXPUNGED (%zu of 8)", same);
+		for (i = 0; i < 8; i++)
+			spool_cache_free(&cm[i]);
+		CHECK(spool_view_cache_many(v2, want, 0, cm, err) == SPOOL_OK,
+		    "cache_many of nothing");
+	}
 out:
 	spool_view_close(&v1);
 	spool_view_close(&v2);

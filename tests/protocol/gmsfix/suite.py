@@ -211,6 +211,11 @@ class Suite:
             "smtpd.submissions_listen = 127.0.0.1:%d" % p["SMTPS_PORT"],
             "imapd.listen = 127.0.0.1:%d" % p["IMAP_PORT"],
             "imapd.imaps_listen = 127.0.0.1:%d" % p["IMAPS_PORT"],
+            # A demo on loopback relays nowhere: mail to other domains
+            # stays queued (gmsadm queue list) instead of reaching for the
+            # world's DNS.  Tests that relay set relay.enable = yes and
+            # their own relay.dns_server.
+            "relay.enable = no",
         ]
         if self.ldap:
             lines += [
