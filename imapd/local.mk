@@ -72,6 +72,7 @@ FUZZ_IMAP_SRCS = $(top_srcdir)/imapd/arena.c $(top_srcdir)/imapd/reader.c \
 	$(top_srcdir)/lib/str.c $(top_srcdir)/lib/buf.c $(top_srcdir)/lib/log.c
 FUZZ_IMAP_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=undefined -I. -I$(top_srcdir)/lib -I$(top_srcdir)
+FUZZ_TARGETS += tests/fuzz/fuzz-imap-parser tests/fuzz/fuzz-imap-reader
 fuzz-imap: tests/fuzz/fuzz-imap-parser tests/fuzz/fuzz-imap-reader
 tests/fuzz/fuzz-imap-parser: $(top_srcdir)/tests/fuzz/fuzz-imap-parser.c $(FUZZ_IMAP_SRCS)
 	@$(MKDIR_P) tests/fuzz

@@ -36,5 +36,4 @@ tests/fuzz/fuzz-relay-reply: $(top_srcdir)/tests/fuzz/fuzz-relay-reply.c \
 	@mkdir -p tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lpthread
 
-EXTRA_DIST += bench/relay/run bench/relay/RESULTS.md \
-	relay/smtpd-wiring.diff
+EXTRA_DIST += bench/relay/run bench/relay/RESULTS.md

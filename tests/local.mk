@@ -1,6 +1,6 @@
 # tests/local.mk - the harness: unit test helpers, protocol tests (pytest),
 # fuzz targets.
-EXTRA_DIST += tests/unit/unit.h tests/protocol tests/fuzz
+EXTRA_DIST += tests/unit/unit.h tests/protocol tests/fuzz tests/lsan.supp
 
 # Fuzz targets are compiled by clang straight from the sources they need,
 # with libFuzzer, ASan and UBSan; they are not part of "all" or "check".

@@ -37,6 +37,8 @@ static int unit_n, unit_failed;
 static inline int unit_done(void)
 {
 	printf("1..%d\n", unit_n);
+	/* LeakSanitizer ends the process without flushing stdio. */
+	fflush(stdout);
 	return unit_failed ? 1 : 0;
 }
 
