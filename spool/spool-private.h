@@ -80,6 +80,7 @@ struct spool {
 	pthread_mutex_t		 maint_mtx;
 	pthread_cond_t		 maint_cv;
 	bool			 maint_stop;
+	bool			 watchdog_stop;	/* the watchdog stops last */
 	/* The watchdog: every Berkeley DB call in progress is on this list
 	 * with its start time; a call older than spool.watchdog seconds
 	 * means the process is stuck on a mutex of a dead process. */

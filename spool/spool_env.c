@@ -318,6 +318,84 @@ msgcall(const DB_ENV *env, const char *msg)
 	log_info("spool: bdb: %s", msg);
 }
 
+/* region_mapped_end - how far this process maps the region file with
+ * inode ino: the end (offset + length) of its mappings in
+ * /proc/self/maps, or 0 when it maps none (or /proc is absent). */
+static off_t
+region_mapped_end(ino_t ino)
+{
+	char line[4600];
+	FILE *f;
+	off_t best = 0;
+
+	if ((f = fopen("/proc/self/maps", "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned long long lo, hi, off, inode;
+		char perms[8], dev[16];
+
+		if (sscanf(line, "%llx-%llx %7s %llx %15s %llu", &lo, &hi, perms,
+		    &off, dev, &inode) != 6)
+			continue;
+		if ((ino_t)inode != ino || inode == 0 || hi <= lo)
+			continue;
+		if ((off_t)(off + (hi - lo)) > best)
+			best = (off_t)(off + (hi - lo));
+	}
+	(void)fclose(f);
+	return best;
+}
+
+/* regions_reserve - give every shared region file of the environment
+ * disk blocks for all that this process maps of it.  Berkeley DB 5.3
+ * maps a region at its maximum size but creates the file smaller and
+ * sparse, and grows it later: a page first written when the file system
+ * is full (or beyond the end of the file) has no block behind it, and
+ * the process dies of SIGBUS in the middle of a commit.
+ * posix_fallocate() reserves the blocks (and sets the length) now, so a
+ * full disk shows up here, at open, as ENOSPC, and later as a failed log
+ * write (a clean temporary error) instead of a signal.  Cheap when the
+ * blocks are already there: every process does it at every open. */
+static int
+regions_reserve(const char *dir)
+{
+	char path[4200];
+	int i, err;
+
+	for (i = 1; i < 100; i++) {
+		struct stat st;
+		off_t want;
+		int fd;
+
+		if (gms_snprintf(path, sizeof(path), "%s/__db.%03d", dir,
+		    i) < 0)
+			return EINVAL;
+		if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0) {
+			if (errno == ENOENT)
+				continue;	/* not every number is used */
+			return errno;
+		}
+		err = 0;
+		if (fstat(fd, &st) < 0) {
+			err = errno;
+		} else {
+			want = region_mapped_end(st.st_ino);
+			if (want < st.st_size)
+				want = st.st_size;
+			if (want > 0)
+				err = posix_fallocate(fd, 0, want);
+		}
+		(void)close(fd);
+		if (err == EOPNOTSUPP || err == EINVAL)
+			err = 0;	/* a file system without it: as before */
+		if (err != 0) {
+			log_errorx("spool: reserve %s: %s", path, strerror(err));
+			return err;
+		}
+	}
+	return 0;
+}
+
 /* env_open - create and open the environment and the databases. */
 static int
 env_open(struct spool *sp)
@@ -373,6 +451,11 @@ env_open(struct spool *sp)
 	}
 	(void)env->set_flags(env, DB_AUTO_COMMIT, 0);
 	sp->env = env;
+	if ((ret = regions_reserve(sp->dir)) != 0) {
+		sp->env = NULL;
+		(void)env->close(env, 0);
+		return spool_dberr(sp, ret, "reserve the region files");
+	}
 	{
 		char reg[4200];
 
@@ -675,7 +758,7 @@ watchdog_main(void *arg)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	pthread_mutex_lock(&sp->maint_mtx);
-	while (!sp->maint_stop) {
+	while (!sp->watchdog_stop) {
 		struct timespec ts, now;
 		struct spool_busy *b;
 		double oldest = 0;
@@ -683,7 +766,7 @@ watchdog_main(void *arg)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		(void)pthread_cond_timedwait(&sp->maint_cv, &sp->maint_mtx, &ts);
-		if (sp->maint_stop)
+		if (sp->watchdog_stop)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		pthread_mutex_lock(&sp->busy_mtx);
@@ -795,6 +878,7 @@ spool_open(const struct spool_settings *s, struct spool **sp_r)
 	if (r != SPOOL_OK) {
 		pthread_mutex_lock(&sp->maint_mtx);
 		sp->maint_stop = true;
+		sp->watchdog_stop = true;
 		pthread_cond_broadcast(&sp->maint_cv);
 		pthread_mutex_unlock(&sp->maint_mtx);
 		if (sp->watchdog_running)
@@ -835,14 +919,27 @@ spool_close(struct spool **spp)
 	sp->maint_stop = true;
 	pthread_cond_broadcast(&sp->maint_cv);
 	pthread_mutex_unlock(&sp->maint_mtx);
+	/* The watchdog keeps watching until the environment is closed: the
+	 * maintenance thread being joined, and the close itself, can block
+	 * on a mutex that a killed process held, like any other call. */
 	if (sp->maint_running)
 		pthread_join(sp->maint, NULL);
-	if (sp->watchdog_running)
-		pthread_join(sp->watchdog, NULL);
 	spool_watch_shutdown(sp);
 	pthread_rwlock_wrlock(&sp->envlock);
-	env_close(sp);
+	{
+		struct spool_busy busy;
+
+		spool_busy_enter(sp, &busy);
+		env_close(sp);
+		spool_busy_leave(sp, &busy);
+	}
 	pthread_rwlock_unlock(&sp->envlock);
+	pthread_mutex_lock(&sp->maint_mtx);
+	sp->watchdog_stop = true;
+	pthread_cond_broadcast(&sp->maint_cv);
+	pthread_mutex_unlock(&sp->maint_mtx);
+	if (sp->watchdog_running)
+		pthread_join(sp->watchdog, NULL);
 	pthread_rwlock_destroy(&sp->envlock);
 	pthread_mutex_destroy(&sp->maint_mtx);
 	pthread_cond_destroy(&sp->maint_cv);

@@ -214,12 +214,6 @@ def _send_sized(env, tok, size):
         c.close()
 
 
-@pytest.mark.xfail(reason="known bug: Berkeley DB 5.3 maps its cache region from a "
-                   "file in the environment folder; when the file system is full, "
-                   "a page of it that was never backed is touched during the "
-                   "commit and gms-smtpd dies of SIGBUS in __db_poff (no 250 is "
-                   "sent and nothing is lost, but the daemon restarts)",
-                   strict=False)
 def test_disk_full_is_a_temporary_failure(full_env):
     """The mailstore's file system fills up: the reply is 452 4.3.1 or
     451 4.3.0 (never 250), nothing partial is stored, and delivery works

@@ -26,21 +26,6 @@ static int unit_n, unit_failed;
 	fflush(stdout);							\
 } while (0)
 
-/* A check that a known, intermittent bug can break: when cond holds it is
- * an ordinary pass; when not, it is reported as TAP "# SKIP" with the
- * reason, so the bug stays visible in the totals without failing the
- * suite.  Use only for a bug named in the tracker. */
-#define CHECK_KNOWN_BUG(reason, cond, ...) do {				\
-	int ok_ = (cond) ? 1 : 0;					\
-	unit_n++;							\
-	printf("ok %d - ", unit_n);					\
-	printf(__VA_ARGS__);						\
-	if (!ok_)							\
-		printf(" # SKIP known bug: %s", reason);		\
-	printf("\n");							\
-	fflush(stdout);							\
-} while (0)
-
 #define CHECK_STR(got, want, what) do {					\
 	const char *g_ = (got), *w_ = (want);				\
 	CHECK(g_ != NULL && strcmp(g_, w_) == 0, "%s", what);		\
