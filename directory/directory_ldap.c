@@ -407,6 +407,47 @@ do_search(struct lctx *x, struct search *s)
 	return DIR_TEMPFAIL;
 }
 
+/* search_class - search the entries directly under ou=OU (one level) of
+ * objectClass oc (none: any class) and, when attr is not NULL, whose attr
+ * equals value (escaped here), visiting each with each(arg), at most
+ * sizelimit of them (0: the server's limit).  Returns do_search's
+ * DIR_OK / DIR_NOTFOUND (no such ou) / DIR_TEMPFAIL; the number of
+ * entries seen goes to *count_r when not NULL. */
+static int
+search_class(struct lctx *x, const char *ou, const char *oc,
+    const char *attr, const char *value, char **attrs, int sizelimit,
+    void (*each)(LDAP *, LDAPMessage *, void *), void *arg, int *count_r)
+{
+	struct buf base = BUF_INIT(LDAP_DN_MAX), filt = BUF_INIT(LDAP_FILTER_MAX);
+	struct search s;
+	int rc = DIR_TEMPFAIL;
+
+	if (count_r != NULL)
+		*count_r = 0;
+	if (ou_base(x, &base, ou) < 0 || buf_puts(&filt, "(&") < 0 ||
+	    (oc != NULL && buf_printf(&filt, "(objectClass=%s)", oc) < 0) ||
+	    (attr != NULL && filter_eq(&filt, attr, value) < 0) ||
+	    (oc == NULL && attr == NULL &&
+	    buf_puts(&filt, "(objectClass=*)") < 0) ||
+	    buf_putc(&filt, ')') < 0)
+		goto out;
+	memset(&s, 0, sizeof(s));
+	s.base = buf_cstr(&base);
+	s.scope = LDAP_SCOPE_ONELEVEL;
+	s.filter = buf_cstr(&filt);
+	s.attrs = attrs;
+	s.sizelimit = sizelimit;
+	s.each = each;
+	s.arg = arg;
+	rc = do_search(x, &s);
+	if (count_r != NULL)
+		*count_r = s.count;
+out:
+	buf_free(&base);
+	buf_free(&filt);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Lookups. */
 
@@ -501,35 +542,17 @@ out:
 static int
 l_institution(void *ctx, const char *id, struct dir_institution *r)
 {
-	struct lctx *x = ctx;
-	struct buf base = BUF_INIT(LDAP_DN_MAX), filt = BUF_INIT(LDAP_FILTER_MAX);
 	struct inst_acc a = { NULL, 0 };
-	struct search s;
-	int rc = DIR_TEMPFAIL;
+	int rc;
 
-	if (ou_base(x, &base, "institutions") < 0 ||
-	    buf_puts(&filt, "(&(objectClass=gmsInstitution)") < 0 ||
-	    filter_eq(&filt, "gmsInstitutionId", id) < 0 ||
-	    buf_putc(&filt, ')') < 0)
-		goto out;
-	memset(&s, 0, sizeof(s));
-	s.base = buf_cstr(&base);
-	s.scope = LDAP_SCOPE_ONELEVEL;
-	s.filter = buf_cstr(&filt);
-	s.attrs = inst_attrs;
-	s.sizelimit = 2;
-	s.each = each_inst;
-	s.arg = &a;
-	rc = do_search(x, &s);
+	rc = search_class(ctx, "institutions", "gmsInstitution",
+	    "gmsInstitutionId", id, inst_attrs, 2, each_inst, &a, NULL);
 	if (rc == DIR_OK) {
 		rc = a.n == 1 ? DIR_FOUND : DIR_NOTFOUND;
 		if (a.n == 1)
 			*r = a.list[0];
 	}
-out:
 	free(a.list);
-	buf_free(&base);
-	buf_free(&filt);
 	return rc;
 }
 
@@ -568,31 +591,13 @@ each_domain(LDAP *ld, LDAPMessage *e, void *arg)
 static int
 l_domain(void *ctx, const char *name, struct dir_domain *r)
 {
-	struct lctx *x = ctx;
-	struct buf base = BUF_INIT(LDAP_DN_MAX), filt = BUF_INIT(LDAP_FILTER_MAX);
 	struct dom_acc a = { r, 0 };
-	struct search s;
-	int rc = DIR_TEMPFAIL;
+	int rc;
 
-	if (ou_base(x, &base, "domains") < 0 ||
-	    buf_puts(&filt, "(&(objectClass=gmsDomain)") < 0 ||
-	    filter_eq(&filt, "gmsDomainName", name) < 0 ||
-	    buf_putc(&filt, ')') < 0)
-		goto out;
-	memset(&s, 0, sizeof(s));
-	s.base = buf_cstr(&base);
-	s.scope = LDAP_SCOPE_ONELEVEL;
-	s.filter = buf_cstr(&filt);
-	s.attrs = domain_attrs;
-	s.sizelimit = 2;
-	s.each = each_domain;
-	s.arg = &a;
-	rc = do_search(x, &s);
+	rc = search_class(ctx, "domains", "gmsDomain", "gmsDomainName", name,
+	    domain_attrs, 2, each_domain, &a, NULL);
 	if (rc == DIR_OK)
 		rc = a.n == 1 ? DIR_FOUND : DIR_NOTFOUND;
-out:
-	buf_free(&base);
-	buf_free(&filt);
 	return rc;
 }
 
@@ -745,32 +750,14 @@ out:
 static int
 l_domains(void *ctx, const char *inst, struct dir_strv *sv)
 {
-	struct lctx *x = ctx;
-	struct buf base = BUF_INIT(LDAP_DN_MAX), filt = BUF_INIT(LDAP_FILTER_MAX);
 	char *attrs[] = { "gmsDomainName", NULL };
 	struct strv_acc a = { "gmsDomainName", sv };
-	struct search s;
-	int rc = DIR_TEMPFAIL;
+	int rc;
 
-	if (ou_base(x, &base, "domains") < 0 ||
-	    buf_puts(&filt, "(&(objectClass=gmsDomain)") < 0 ||
-	    (inst[0] != '\0' && filter_eq(&filt, "gmsInstitution", inst) < 0) ||
-	    buf_putc(&filt, ')') < 0)
-		goto out;
-	memset(&s, 0, sizeof(s));
-	s.base = buf_cstr(&base);
-	s.scope = LDAP_SCOPE_ONELEVEL;
-	s.filter = buf_cstr(&filt);
-	s.attrs = attrs;
-	s.each = each_value;
-	s.arg = &a;
-	rc = do_search(x, &s);
-	if (rc == DIR_NOTFOUND)
-		rc = DIR_OK;
-out:
-	buf_free(&base);
-	buf_free(&filt);
-	return rc;
+	rc = search_class(ctx, "domains", "gmsDomain",
+	    inst[0] != '\0' ? "gmsInstitution" : NULL, inst, attrs, 0,
+	    each_value, &a, NULL);
+	return rc == DIR_NOTFOUND ? DIR_OK : rc;
 }
 
 /* exists - is there an entry under ou matching attr=value?  DIR_FOUND,
@@ -779,25 +766,12 @@ out:
 static int
 exists(struct lctx *x, const char *ou, const char *attr, const char *value)
 {
-	struct buf base = BUF_INIT(LDAP_DN_MAX), filt = BUF_INIT(LDAP_FILTER_MAX);
 	char *attrs[] = { "1.1", NULL };
-	struct search s;
-	int rc = DIR_TEMPFAIL;
+	int rc, n;
 
-	if (ou_base(x, &base, ou) < 0 || filter_eq(&filt, attr, value) < 0)
-		goto out;
-	memset(&s, 0, sizeof(s));
-	s.base = buf_cstr(&base);
-	s.scope = LDAP_SCOPE_ONELEVEL;
-	s.filter = buf_cstr(&filt);
-	s.attrs = attrs;
-	s.sizelimit = 1;
-	rc = do_search(x, &s);
+	rc = search_class(x, ou, NULL, attr, value, attrs, 1, NULL, NULL, &n);
 	if (rc == DIR_OK)
-		rc = s.count > 0 ? DIR_FOUND : DIR_NOTFOUND;
-out:
-	buf_free(&base);
-	buf_free(&filt);
+		rc = n > 0 ? DIR_FOUND : DIR_NOTFOUND;
 	return rc;
 }
 
@@ -1396,39 +1370,21 @@ each_inst_id(LDAP *ld, LDAPMessage *e, void *arg)
 static int
 l_admin_of(void *ctx, const char *address, char *id_r, size_t idlen)
 {
-	struct lctx *x = ctx;
-	struct buf base = BUF_INIT(LDAP_DN_MAX), filt = BUF_INIT(LDAP_FILTER_MAX);
 	struct buf dn = BUF_INIT(LDAP_DN_MAX);
 	char *attrs[] = { "gmsInstitutionId", NULL };
 	char id[DIR_ID_MAX + 1] = "";
-	struct search s;
 	int rc = DIR_NOTFOUND;
 
-	if (make_dn(x, &dn, "mail", address, "people") < 0)
-		goto out;
-	rc = DIR_TEMPFAIL;
-	if (ou_base(x, &base, "institutions") < 0 ||
-	    buf_puts(&filt, "(&(objectClass=gmsInstitution)") < 0 ||
-	    filter_eq(&filt, "gmsAdmin", buf_cstr(&dn)) < 0 ||
-	    buf_putc(&filt, ')') < 0)
-		goto out;
-	memset(&s, 0, sizeof(s));
-	s.base = buf_cstr(&base);
-	s.scope = LDAP_SCOPE_ONELEVEL;
-	s.filter = buf_cstr(&filt);
-	s.attrs = attrs;
-	s.sizelimit = 2;
-	s.each = each_inst_id;
-	s.arg = id;
-	rc = do_search(x, &s);
-	if (rc == DIR_OK)
-		rc = id[0] != '\0' ? DIR_FOUND : DIR_NOTFOUND;
-	if (rc == DIR_FOUND)
-		(void)gms_strlcpy(id_r, id, idlen);
-out:
+	if (make_dn(ctx, &dn, "mail", address, "people") == 0) {
+		rc = search_class(ctx, "institutions", "gmsInstitution",
+		    "gmsAdmin", buf_cstr(&dn), attrs, 2, each_inst_id, id,
+		    NULL);
+		if (rc == DIR_OK)
+			rc = id[0] != '\0' ? DIR_FOUND : DIR_NOTFOUND;
+		if (rc == DIR_FOUND)
+			(void)gms_strlcpy(id_r, id, idlen);
+	}
 	buf_free(&dn);
-	buf_free(&base);
-	buf_free(&filt);
 	return rc;
 }
 
@@ -1465,32 +1421,14 @@ each_admin(LDAP *ld, LDAPMessage *e, void *arg)
 static int
 l_admins(void *ctx, const char *id, struct dir_strv *sv)
 {
-	struct lctx *x = ctx;
-	struct buf base = BUF_INIT(LDAP_DN_MAX), filt = BUF_INIT(LDAP_FILTER_MAX);
 	char *attrs[] = { "gmsAdmin", NULL };
 	struct strv_acc a = { "gmsAdmin", sv };
-	struct search s;
-	int rc = DIR_TEMPFAIL;
+	int rc, n;
 
-	if (ou_base(x, &base, "institutions") < 0 ||
-	    buf_puts(&filt, "(&(objectClass=gmsInstitution)") < 0 ||
-	    filter_eq(&filt, "gmsInstitutionId", id) < 0 ||
-	    buf_putc(&filt, ')') < 0)
-		goto out;
-	memset(&s, 0, sizeof(s));
-	s.base = buf_cstr(&base);
-	s.scope = LDAP_SCOPE_ONELEVEL;
-	s.filter = buf_cstr(&filt);
-	s.attrs = attrs;
-	s.sizelimit = 2;
-	s.each = each_admin;
-	s.arg = &a;
-	rc = do_search(x, &s);
+	rc = search_class(ctx, "institutions", "gmsInstitution",
+	    "gmsInstitutionId", id, attrs, 2, each_admin, &a, &n);
 	if (rc == DIR_OK)
-		rc = s.count > 0 ? DIR_FOUND : DIR_NOTFOUND;
-out:
-	buf_free(&base);
-	buf_free(&filt);
+		rc = n > 0 ? DIR_FOUND : DIR_NOTFOUND;
 	return rc;
 }
 
