@@ -162,64 +162,68 @@ name_key(unsigned char *key, size_t keylen, uint32_t user, const char *name)
 /* ------------------------------------------------------------------ */
 /* Records. */
 
+/* recno_get / recno_put - a fixed-size record of a queue database (the
+ * mailbox and user records) by record number. */
+static int
+recno_get(struct spool *sp, DB_TXN *txn, int dbi, uint32_t id, void *rec,
+    size_t size, bool rmw, const char *what)
+{
+	db_recno_t recno = id;
+	DBT k, d;
+
+	dbt_init(&k, &recno, sizeof(recno));
+	dbt_user(&d, rec, (uint32_t)size);
+	return spool_dberr(sp, sp->db[dbi]->get(sp->db[dbi], txn, &k, &d,
+	    rmw ? DB_RMW : 0), what);
+}
+
+static int
+recno_put(struct spool *sp, DB_TXN *txn, int dbi, uint32_t id,
+    const void *rec, size_t size, const char *what)
+{
+	db_recno_t recno = id;
+	DBT k, d;
+
+	dbt_init(&k, &recno, sizeof(recno));
+	dbt_init(&d, (void *)(uintptr_t)rec, (uint32_t)size);
+	return spool_dberr(sp, sp->db[dbi]->put(sp->db[dbi], txn, &k, &d, 0),
+	    what);
+}
+
 int
 spool_mrec_get(struct spool *sp, DB_TXN *txn, uint32_t id, struct mrec *m,
     bool rmw)
 {
-	db_recno_t recno = id;
-	DBT k, d;
-	int ret;
+	int r = recno_get(sp, txn, DBI_MBOX, id, m, sizeof(*m), rmw,
+	    "mailbox record");
 
-	dbt_init(&k, &recno, sizeof(recno));
-	dbt_user(&d, m, sizeof(*m));
-	ret = sp->db[DBI_MBOX]->get(sp->db[DBI_MBOX], txn, &k, &d,
-	    rmw ? DB_RMW : 0);
-	if (ret == 0 && m->magic != MREC_MAGIC)
-		return SPOOL_ENOENT;
-	return spool_dberr(sp, ret, "mailbox record");
+	return r == SPOOL_OK && m->magic != MREC_MAGIC ? SPOOL_ENOENT : r;
 }
 
 int
 spool_mrec_put(struct spool *sp, DB_TXN *txn, uint32_t id,
     const struct mrec *m)
 {
-	db_recno_t recno = id;
-	DBT k, d;
-
-	dbt_init(&k, &recno, sizeof(recno));
-	dbt_init(&d, (void *)m, sizeof(*m));
-	return spool_dberr(sp, sp->db[DBI_MBOX]->put(sp->db[DBI_MBOX], txn,
-	    &k, &d, 0), "mailbox record put");
+	return recno_put(sp, txn, DBI_MBOX, id, m, sizeof(*m),
+	    "mailbox record put");
 }
 
 int
 spool_urec_get(struct spool *sp, DB_TXN *txn, uint32_t id, struct urec *u,
     bool rmw)
 {
-	db_recno_t recno = id;
-	DBT k, d;
-	int ret;
+	int r = recno_get(sp, txn, DBI_UQUOTA, id, u, sizeof(*u), rmw,
+	    "user record");
 
-	dbt_init(&k, &recno, sizeof(recno));
-	dbt_user(&d, u, sizeof(*u));
-	ret = sp->db[DBI_UQUOTA]->get(sp->db[DBI_UQUOTA], txn, &k, &d,
-	    rmw ? DB_RMW : 0);
-	if (ret == 0 && u->magic != UREC_MAGIC)
-		return SPOOL_ENOENT;
-	return spool_dberr(sp, ret, "user record");
+	return r == SPOOL_OK && u->magic != UREC_MAGIC ? SPOOL_ENOENT : r;
 }
 
 int
 spool_urec_put(struct spool *sp, DB_TXN *txn, uint32_t id,
     const struct urec *u)
 {
-	db_recno_t recno = id;
-	DBT k, d;
-
-	dbt_init(&k, &recno, sizeof(recno));
-	dbt_init(&d, (void *)u, sizeof(*u));
-	return spool_dberr(sp, sp->db[DBI_UQUOTA]->put(sp->db[DBI_UQUOTA],
-	    txn, &k, &d, 0), "user record put");
+	return recno_put(sp, txn, DBI_UQUOTA, id, u, sizeof(*u),
+	    "user record put");
 }
 
 int
