@@ -21,6 +21,7 @@ smtpd_gms_smtpd_SOURCES = \
 	smtpd/smtp_dns.c \
 	smtpd/smtp_spf.c \
 	smtpd/smtp_dkim.c \
+	smtpd/smtp_dkim_ed.c \
 	smtpd/smtp_dmarc.c
 smtpd_gms_smtpd_CFLAGS = $(AM_CFLAGS) $(OPENDKIM_CFLAGS) $(OPENSSL_CFLAGS)
 smtpd_gms_smtpd_LDADD = smtpd/libsmtpparse.a relay/librelay.a $(SPOOL_LIBS) $(DIRECTORY_LIBS) \
@@ -34,6 +35,14 @@ tests_unit_test_smtp_parse_SOURCES = tests/unit/test-smtp-parse.c tests/unit/uni
 tests_unit_test_smtp_parse_LDADD = smtpd/libsmtpparse.a $(LIBGMS_LIBS)
 tests_unit_test_smtp_data_SOURCES = tests/unit/test-smtp-data.c tests/unit/unit.h
 tests_unit_test_smtp_data_LDADD = smtpd/libsmtpparse.a $(LIBGMS_LIBS)
+# Our ed25519-sha256 DKIM signer (smtp_dkim_ed.c): canonicalization and
+# signatures checked against OpenSSL.
+check_PROGRAMS += tests/unit/test-smtp-dkim
+TESTS += tests/unit/test-smtp-dkim
+tests_unit_test_smtp_dkim_SOURCES = tests/unit/test-smtp-dkim.c tests/unit/unit.h \
+	smtpd/smtp_dkim_ed.c
+tests_unit_test_smtp_dkim_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
+tests_unit_test_smtp_dkim_LDADD = $(LIBGMS_LIBS)
 
 # Fuzz targets (libFuzzer, clang, ASan + UBSan; FUZZ_CC and FUZZ_CFLAGS
 # come from tests/local.mk): "make fuzz-smtpd" (or "make fuzz") builds

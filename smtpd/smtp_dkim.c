@@ -1,7 +1,9 @@
 /*
  * smtp_dkim.c - DKIM (RFC 6376, RFC 8463) for gms-smtpd with libopendkim:
  * verification of incoming mail and signing of mail submitted from our
- * domains with rsa-sha256 and ed25519-sha256.
+ * domains with rsa-sha256 and ed25519-sha256 (the latter by our own
+ * signer in smtp_dkim_ed.c: libopendkim 2.11 leaks every Ed25519 key it
+ * loads for signing).
  *
  * Key lookups go through smtp_dns.c (libopendkim's DNS hooks: the query
  * is answered synchronously at "start" and handed over at "wait"), so
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -244,6 +247,15 @@ sign_one(const char *domain, const char *selector, const char *key,
 	DKIM_STAT st;
 	int rc = -1;
 
+	/* Ed25519: our own signer, libopendkim's leaks its keys. */
+	if (alg == DKIM_SIGN_ED25519SHA256) {
+		rc = smtp_dkim_ed25519_sign(domain, selector, key, strlen(key),
+		    msg, len, time(NULL), out);
+		if (rc < 0)
+			log_warnx("event=dkim_sign_error domain=%s selector=%s "
+			    "alg=ed25519-sha256", domain, selector);
+		return rc;
+	}
 	d = dkim_sign(dkim_lib, (const unsigned char *)"gms", NULL,
 	    (dkim_sigkey_t)(uintptr_t)key, (const unsigned char *)selector,
 	    (const unsigned char *)domain, DKIM_CANON_RELAXED,

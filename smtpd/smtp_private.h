@@ -60,6 +60,21 @@ int smtp_spf_setup(const struct conf *c);
  * NULL/empty) for the client ip.  Returns an enum smtp_auth_result. */
 int smtp_spf_check(const char *ip, const char *helo, const char *mailfrom);
 
+/* Our ed25519-sha256 signer (smtp_dkim_ed.c; libopendkim leaks its
+ * Ed25519 keys).  Appends a folded "DKIM-Signature:" field with CRLF to
+ * out, signing msg (header and body, CRLF or LF line ends) for domain
+ * and selector with the PEM Ed25519 private key pem, timestamp now,
+ * relaxed/relaxed.  Returns 0, or -1 (not an Ed25519 key, no field to
+ * sign, or a crypto failure; out unchanged). */
+int smtp_dkim_ed25519_sign(const char *domain, const char *selector,
+    const char *pem, size_t pemlen, const char *msg, size_t len, time_t now,
+    struct buf *out);
+/* Relaxed canonical forms (RFC 6376 3.4.2, 3.4.4), appended to out: of
+ * one header field f (name, colon, value, with or without its line end),
+ * and of a body. */
+void smtp_dkim_canon_header(const char *f, size_t n, struct buf *out);
+void smtp_dkim_canon_body(const char *b, size_t n, struct buf *out);
+
 /* DKIM (smtp_dkim.c, libopendkim). */
 struct smtp_dkim_sig {
 	int	result;		/* enum smtp_auth_result */
