@@ -324,6 +324,22 @@ const char *conn_tls_info(const struct conn *c);
 const char *conn_tls_sni(const struct conn *c);
 /* The SSL object, for the relay's certificate checks (borrowed). */
 struct ssl_st *conn_ssl(struct conn *c);
+/* Turn on compression both ways (RFC 4978 DEFLATE: raw deflate, 32 KiB
+ * window, memLevel 8; level -1..9, -1 for zlib's default).  Output queued
+ * so far is flushed uncompressed first (the tagged OK); input already
+ * buffered but unread is taken as compressed.  From then on every
+ * conn_flush ends with a sync flush; inflated input meets the same bounds
+ * as plain input.  STARTTLS is refused afterwards.  Returns 0, or < 0
+ * (CONN_ERR when already on or the connection failed, or the flush's
+ * error).  Costs about 45 KiB (inflate) until conn_free, plus about
+ * 256 KiB (deflate) while the session is busy; that part is dropped
+ * once a wait for the peer lasts 2 s, and made again for the next reply. */
+int conn_start_deflate(struct conn *c, int level);
+/* True once conn_start_deflate succeeded. */
+bool conn_is_deflate(const struct conn *c);
+/* Bytes the compression layer holds now (its buffer and zlib's state),
+ * 0 without it: for logs and tests. */
+size_t conn_deflate_mem(const struct conn *c);
 
 /* ------------------------------------------------------------------ */
 /* The server loop (server.c).  Listen on the configured addresses, load TLS,

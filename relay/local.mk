@@ -16,7 +16,7 @@ relay_librelay_a_SOURCES = \
 relay_librelay_a_CFLAGS = $(AM_CFLAGS) $(OPENSSL_CFLAGS)
 
 # What a program that runs the relay links (after its own objects).
-RELAY_LIBS = relay/librelay.a $(SPOOL_LIBS) $(OPENSSL_LIBS) -lresolv -lpthread
+RELAY_LIBS = relay/librelay.a $(SPOOL_LIBS) $(OPENSSL_LIBS) -lpthread
 
 check_PROGRAMS += tests/unit/test-relay
 TESTS += tests/unit/test-relay

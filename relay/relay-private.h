@@ -43,26 +43,32 @@ struct relay_cfg {
 #define RELAY_TLS_MAY		1
 #define RELAY_TLS_ENCRYPT	2
 
-/* ---- relay_dns.c ---- */
+/* ---- relay_dns.c (on lib/dns.c's resolver) ---- */
 
-/* Results of lookups (besides the count > 0 found). */
+/* Results of lookups (besides the count > 0 found); the same values as
+ * lib/gms-dns.h's DNS_NODATA, DNS_TEMP and DNS_NXDOMAIN. */
 #define RELAY_DNS_NODATA	0	/* the name exists, no such records */
 #define RELAY_DNS_TEMP		(-1)	/* server failure, timeout: retry */
 #define RELAY_DNS_NXDOMAIN	(-2)	/* the name does not exist */
 
 #define RELAY_MX_MAX		32
 #define RELAY_ADDR_MAX		16
+#define RELAY_TLSA_MAX		16
 
 struct relay_mx {
 	char		host[256];	/* "" for the null MX "." */
 	unsigned	pref;
 };
 
-/* Point the resolvers of every thread at server ("ADDR[:PORT]", IPv4 or
- * empty for the system's).  Returns 0 or -1 (bad address). */
-int relay_dns_setup(const char *server);
-/* MX records of domain, sorted by preference (random order among
- * equals).  Returns the count (> 0), or RELAY_DNS_*. */
+/* Create (or reconfigure) the relay's resolver for server ("" for the
+ * system's, else addresses as dns_resolver_configure() takes: ADDR,
+ * ADDR:PORT, [IPV6]:PORT), with the timings of smtpd.dns_timeout and
+ * smtpd.dns_retries when c has them (else 2 s, 1 retry).  Returns 0 or
+ * -1 (bad address, logged). */
+int relay_dns_setup(const struct conf *c, const char *server);
+/* MX records of domain (at most max and RELAY_MX_MAX), sorted by
+ * preference (random order among equals).  Returns the count (> 0), or
+ * RELAY_DNS_*. */
 int relay_dns_mx(const char *domain, struct relay_mx *v, size_t max);
 /* A (and AAAA when ipv6) addresses of host with port set.  Returns the
  * count (> 0), or RELAY_DNS_*. */
@@ -77,7 +83,8 @@ struct relay_tlsa {
 	uint8_t		data[64];
 	size_t		len;
 };
-/* TLSA records of _PORT._tcp.host; *secure_r tells whether the answer
+/* TLSA records of _PORT._tcp.host (at most max and RELAY_TLSA_MAX);
+ * *secure_r tells whether the answer
  * came with the AD bit (a validating resolver vouched for it).  Returns
  * the count (> 0), or RELAY_DNS_*. */
 int relay_dns_tlsa(const char *host, int port, struct relay_tlsa *v,

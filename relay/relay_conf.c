@@ -13,7 +13,7 @@ const struct conf_def relay_conf_table[] = {
 	{ "relay.hostname", CONF_STR, "", 0, 0, NULL,
 	  "EHLO name, DSN sender host, loop check (empty: smtpd.hostname)" },
 	{ "relay.dns_server", CONF_STR, "", 0, 0, NULL,
-	  "resolver for MX/A/AAAA/TLSA/TXT (ADDR[:PORT]; empty: smtpd.dns_server)" },
+	  "MX/A/AAAA/TLSA/TXT resolver (as smtpd.dns_server; empty: that one)" },
 	{ "relay.port", CONF_INT, "25", 1, 65535, NULL,
 	  "TCP port of the remote MX hosts" },
 	{ "relay.source_address", CONF_STR, "", 0, 0, NULL,

@@ -1,23 +1,20 @@
 /*
- * relay_dns.c - the relay's resolver: MX, A/AAAA and TLSA lookups through
- * libresolv with a per-thread state pointed at relay.dns_server (so that
- * tests bring their own DNS server), and the DANE-EE certificate match.
+ * relay_dns.c - the relay's lookups (MX, A/AAAA, TLSA, MTA-STS TXT) on
+ * lib/dns.c's resolver, pointed at relay.dns_server (so that tests bring
+ * their own DNS server; IPv4 or IPv6), and the DANE-EE certificate match.
  *
- * Answers are parsed with ns_initparse/ns_parserr, which check every
- * length against the message; names are expanded with dn_expand into
- * fixed buffers.  res_nsend retries over TCP when an answer is truncated.
- * A server failure or timeout is temporary (the message is retried); a
- * name that does not exist is permanent.
+ * The resolver and the message parsing are lib/dns.c's (one copy for
+ * gms-smtpd and the relay): answers are walked with every length checked,
+ * a truncated answer is asked again over TCP.  Here only what is the
+ * relay's own: MX ordering (preference, random among equals), the
+ * mapping of results to RELAY_DNS_* (a name that cannot be asked does
+ * not exist), and DANE.  A server failure or timeout is temporary (the
+ * message is retried); a name that does not exist is permanent.
  */
 #include "config.h"
 
 #include <sys/types.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
-#include <arpa/nameser.h>
-#include <netdb.h>
-#include <pthread.h>
-#include <resolv.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,161 +23,66 @@
 #include <openssl/x509.h>
 
 #include "relay/relay-private.h"
+#include "lib/gms-dns.h"
 
-static struct sockaddr_in dns_server;	/* sin_family 0: system resolvers */
-static __thread struct __res_state *dns_res;
-static pthread_key_t dns_key;
-static pthread_once_t dns_once = PTHREAD_ONCE_INIT;
+#define RELAY_DNS_TIMEOUT_MS	2000	/* without smtpd.dns_timeout */
+#define RELAY_DNS_RETRIES	1
 
-/* dns_res_free - thread exit: release the thread's resolver. */
-static void
-dns_res_free(void *p)
+static struct dns_resolver *relay_resolver;	/* owned, lives forever */
+
+/* result - a lib/dns.c result as a RELAY_DNS_* one. */
+static int
+result(int r)
 {
-	struct __res_state *r = p;
-
-	res_nclose(r);
-	free(r);
-}
-
-/* dns_key_init - create the thread key once. */
-static void
-dns_key_init(void)
-{
-	if (pthread_key_create(&dns_key, dns_res_free) != 0)
-		fatalx("pthread_key_create");
+	return r == DNS_BADNAME ? RELAY_DNS_NXDOMAIN : r;
 }
 
 int
-relay_dns_setup(const char *s)
+relay_dns_setup(const struct conf *c, const char *server)
 {
-	char host[64];
-	const char *colon;
-	uint64_t port = 53;
-	size_t hl;
+	int to = RELAY_DNS_TIMEOUT_MS, retries = RELAY_DNS_RETRIES;
+	char err[256];
 
-	(void)pthread_once(&dns_once, dns_key_init);
-	memset(&dns_server, 0, sizeof(dns_server));
-	if (s == NULL || s[0] == '\0')
-		return 0;
-	colon = strrchr(s, ':');
-	hl = colon ? (size_t)(colon - s) : strlen(s);
-	if (hl == 0 || hl >= sizeof(host))
+	/* In gms-smtpd the timings of smtpd.dns_* serve both. */
+	if (c != NULL && conf_lookup_def("smtpd.dns_timeout") != NULL) {
+		to = (int)conf_int(c, "smtpd.dns_timeout") * 1000;
+		retries = (int)conf_int(c, "smtpd.dns_retries");
+	}
+	if (relay_resolver != NULL)
+		return dns_resolver_configure(relay_resolver, server, to,
+		    retries, err, sizeof(err)) == 0 ? 0 : -1;
+	relay_resolver = dns_resolver_new(server, to, retries, err,
+	    sizeof(err));
+	if (relay_resolver == NULL) {
+		log_errorx("event=relay_dns_error error=\"%s\"", err);
 		return -1;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	if (colon != NULL && gms_parse_u64(colon + 1, strlen(colon + 1), 65535,
-	    &port) != 0)
-		return -1;
-	if (inet_pton(AF_INET, host, &dns_server.sin_addr) != 1)
-		return -1;
-	dns_server.sin_family = AF_INET;
-	dns_server.sin_port = htons((uint16_t)port);
+	}
 	return 0;
-}
-
-/* dns_state - the calling thread's resolver. */
-static struct __res_state *
-dns_state(void)
-{
-	struct __res_state *r = dns_res;
-
-	if (r != NULL)
-		return r;
-	(void)pthread_once(&dns_once, dns_key_init);
-	r = xcalloc(1, sizeof(*r));
-	if (res_ninit(r) != 0)
-		log_warnx("event=relay_dns_error error=res_ninit");
-	if (dns_server.sin_family == AF_INET) {
-		r->nscount = 1;
-		r->nsaddr_list[0] = dns_server;
-	}
-	r->retrans = 2;
-	r->retry = 2;
-	(void)pthread_setspecific(dns_key, r);
-	dns_res = r;
-	return r;
-}
-
-/* dns_query - ask for name/type; returns the answer length and *msg_r,
- * or RELAY_DNS_*.  dnssec asks with the DO bit and keeps the AD bit. */
-static int
-dns_query(const char *name, int type, bool dnssec, unsigned char *ans,
-    int anslen, ns_msg *msg_r)
-{
-	struct __res_state *r = dns_state();
-	unsigned char q[NS_PACKETSZ];
-	unsigned long saved = r->options;
-	int qlen, n;
-
-	if (dnssec)
-		r->options |= RES_USE_EDNS0 | RES_USE_DNSSEC | RES_TRUSTAD;
-	qlen = res_nmkquery(r, ns_o_query, name, ns_c_in, type, NULL, 0, NULL,
-	    q, sizeof(q));
-	if (qlen < 0) {
-		r->options = saved;
-		return RELAY_DNS_NXDOMAIN;	/* not a valid name */
-	}
-	if (dnssec && qlen >= 4)
-		q[3] |= 0x20;	/* AD: ask for the validation result */
-	n = res_nsend(r, q, qlen, ans, anslen);
-	r->options = saved;
-	if (n < (int)NS_HFIXEDSZ)
-		return RELAY_DNS_TEMP;
-	if (ns_initparse(ans, n, msg_r) != 0)
-		return RELAY_DNS_TEMP;
-	switch (ns_msg_getflag(*msg_r, ns_f_rcode)) {
-	case ns_r_noerror:
-		return ns_msg_count(*msg_r, ns_s_an) == 0 ? RELAY_DNS_NODATA : n;
-	case ns_r_nxdomain:
-		return RELAY_DNS_NXDOMAIN;
-	default:
-		return RELAY_DNS_TEMP;
-	}
 }
 
 /* mx_cmp - sort by preference. */
 static int
-mx_cmp(const void *a, const void *b)
+mx_cmp(const struct relay_mx *x, const struct relay_mx *y)
 {
-	const struct relay_mx *x = a, *y = b;
-
 	return x->pref < y->pref ? -1 : x->pref > y->pref ? 1 : 0;
 }
 
 int
 relay_dns_mx(const char *domain, struct relay_mx *v, size_t max)
 {
-	unsigned char ans[8192];
-	ns_msg msg;
-	ns_rr rr;
-	size_t n = 0, i, j;
-	int len, k;
+	struct dns_mx mx[RELAY_MX_MAX];
+	size_t n, i, j;
+	int r;
 
-	len = dns_query(domain, ns_t_mx, false, ans, sizeof(ans), &msg);
-	if (len <= 0)
-		return len;
-	for (k = 0; k < ns_msg_count(msg, ns_s_an) && n < max; k++) {
-		const unsigned char *rd;
-		char name[NS_MAXDNAME];
-
-		if (ns_parserr(&msg, ns_s_an, k, &rr) != 0)
-			return RELAY_DNS_TEMP;
-		if (ns_rr_type(rr) != ns_t_mx || ns_rr_rdlen(rr) < 3)
-			continue;
-		rd = ns_rr_rdata(rr);
-		if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), rd + 2, name,
-		    sizeof(name)) < 0)
-			return RELAY_DNS_TEMP;
-		v[n].pref = (unsigned)rd[0] << 8 | rd[1];
-		if (strcmp(name, ".") == 0)
-			name[0] = '\0';
-		if (gms_strlcpy(v[n].host, name, sizeof(v[n].host)) != 0)
-			continue;
-		gms_lowercase(v[n].host);
-		n++;
+	r = dns_mx(relay_resolver, domain, mx,
+	    max < RELAY_MX_MAX ? max : RELAY_MX_MAX);
+	if (r <= 0)
+		return result(r);
+	n = (size_t)r;
+	for (i = 0; i < n; i++) {
+		memcpy(v[i].host, mx[i].host, sizeof(v[i].host));
+		v[i].pref = mx[i].pref;
 	}
-	if (n == 0)
-		return RELAY_DNS_NODATA;
 	/* Shuffle, then a stable sort keeps equal preferences shuffled. */
 	for (i = n; i > 1; i--) {
 		struct relay_mx t;
@@ -200,161 +102,71 @@ relay_dns_mx(const char *domain, struct relay_mx *v, size_t max)
 	return (int)n;
 }
 
-/* addrs_of - append the A or AAAA records of host; returns the count
- * added or RELAY_DNS_*. */
-static int
-addrs_of(const char *host, int type, int port, struct sockaddr_storage *v,
-    size_t max, size_t *n)
-{
-	unsigned char ans[8192];
-	ns_msg msg;
-	ns_rr rr;
-	int len, k, added = 0;
-
-	len = dns_query(host, type, false, ans, sizeof(ans), &msg);
-	if (len <= 0)
-		return len;
-	for (k = 0; k < ns_msg_count(msg, ns_s_an) && *n < max; k++) {
-		if (ns_parserr(&msg, ns_s_an, k, &rr) != 0)
-			return RELAY_DNS_TEMP;
-		if ((int)ns_rr_type(rr) != type)
-			continue;
-		memset(&v[*n], 0, sizeof(v[*n]));
-		if (type == ns_t_a && ns_rr_rdlen(rr) == 4) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&v[*n];
-
-			sin->sin_family = AF_INET;
-			sin->sin_port = htons((uint16_t)port);
-			memcpy(&sin->sin_addr, ns_rr_rdata(rr), 4);
-		} else if (type == ns_t_aaaa && ns_rr_rdlen(rr) == 16) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&v[*n];
-
-			s6->sin6_family = AF_INET6;
-			s6->sin6_port = htons((uint16_t)port);
-			memcpy(&s6->sin6_addr, ns_rr_rdata(rr), 16);
-		} else
-			continue;
-		(*n)++;
-		added++;
-	}
-	return added;
-}
-
 int
 relay_dns_addrs(const char *host, bool ipv6, int port,
     struct sockaddr_storage *v, size_t max)
 {
-	struct in_addr a4;
-	struct in6_addr a6;
-	size_t n = 0;
-	int r4, r6 = RELAY_DNS_NODATA;
+	return result(dns_addrs(relay_resolver, host, ipv6, port, v, max));
+}
 
-	/* An address literal needs no lookup. */
-	if (inet_pton(AF_INET, host, &a4) == 1 && max > 0) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&v[0];
+/* The first TXT record that starts with a prefix. */
+struct txt_find {
+	const char	*prefix;
+	char		*dst;
+	size_t		 len;
+	bool		 found;
+};
 
-		memset(&v[0], 0, sizeof(v[0]));
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
-		sin->sin_addr = a4;
-		return 1;
-	}
-	if (inet_pton(AF_INET6, host, &a6) == 1 && max > 0) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&v[0];
+static void
+txt_find(void *arg, const char *txt, size_t len)
+{
+	struct txt_find *f = arg;
+	size_t pl = strlen(f->prefix);
 
-		memset(&v[0], 0, sizeof(v[0]));
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		s6->sin6_addr = a6;
-		return 1;
-	}
-	if (ipv6)
-		r6 = addrs_of(host, ns_t_aaaa, port, v, max, &n);
-	r4 = addrs_of(host, ns_t_a, port, v, max, &n);
-	if (n > 0)
-		return (int)n;
-	if (r4 == RELAY_DNS_TEMP || r6 == RELAY_DNS_TEMP)
-		return RELAY_DNS_TEMP;
-	if (r4 == RELAY_DNS_NXDOMAIN)
-		return RELAY_DNS_NXDOMAIN;
-	return RELAY_DNS_NODATA;
+	if (f->found || len < pl || gms_strncasecmp(txt, f->prefix, pl) != 0)
+		return;
+	/* A longer record is cut to dst, as before. */
+	if (f->len == 0)
+		return;
+	if (len >= f->len)
+		len = f->len - 1;
+	memcpy(f->dst, txt, len);
+	f->dst[len] = '\0';
+	f->found = true;
 }
 
 int
 relay_dns_txt(const char *name, const char *prefix, char *dst, size_t len)
 {
-	unsigned char ans[8192];
-	ns_msg msg;
-	ns_rr rr;
-	size_t pl = strlen(prefix);
-	int n, k;
+	struct txt_find f = { prefix, dst, len, false };
+	int r;
 
-	n = dns_query(name, ns_t_txt, false, ans, sizeof(ans), &msg);
-	if (n <= 0)
-		return n;
-	for (k = 0; k < ns_msg_count(msg, ns_s_an); k++) {
-		const unsigned char *p, *end;
-		size_t o = 0, l;
-
-		if (ns_parserr(&msg, ns_s_an, k, &rr) != 0)
-			return RELAY_DNS_TEMP;
-		if (ns_rr_type(rr) != ns_t_txt)
-			continue;
-		p = ns_rr_rdata(rr);
-		end = p + ns_rr_rdlen(rr);
-		while (p < end) {
-			l = *p++;
-			if (l > (size_t)(end - p) || o + l >= len)
-				break;
-			memcpy(dst + o, p, l);
-			o += l;
-			p += l;
-		}
-		dst[o] = '\0';
-		if (o >= pl && gms_strncasecmp(dst, prefix, pl) == 0)
-			return 1;
-	}
-	return RELAY_DNS_NODATA;
+	r = dns_txt(relay_resolver, name, txt_find, &f);
+	if (r < 0)
+		return result(r);
+	return f.found ? 1 : RELAY_DNS_NODATA;
 }
 
 int
 relay_dns_tlsa(const char *host, int port, struct relay_tlsa *v, size_t max,
     bool *secure_r)
 {
-	unsigned char ans[8192];
-	char name[NS_MAXDNAME];
-	ns_msg msg;
-	ns_rr rr;
-	size_t n = 0;
-	int len, k;
+	struct dns_tlsa t[RELAY_TLSA_MAX];
+	size_t i;
+	int r;
 
-	*secure_r = false;
-	if (gms_snprintf(name, sizeof(name), "_%d._tcp.%s", port, host) != 0)
-		return RELAY_DNS_NXDOMAIN;
-	len = dns_query(name, 52 /* TLSA */, true, ans, sizeof(ans), &msg);
-	if (len <= 0)
-		return len;
-	*secure_r = ns_msg_getflag(msg, ns_f_ad) != 0;
-	for (k = 0; k < ns_msg_count(msg, ns_s_an) && n < max; k++) {
-		const unsigned char *rd;
-		size_t dl;
-
-		if (ns_parserr(&msg, ns_s_an, k, &rr) != 0)
-			return RELAY_DNS_TEMP;
-		if (ns_rr_type(rr) != 52 || ns_rr_rdlen(rr) < 4)
-			continue;
-		rd = ns_rr_rdata(rr);
-		dl = ns_rr_rdlen(rr) - 3;
-		if (dl > sizeof(v[n].data))
-			continue;
-		v[n].usage = rd[0];
-		v[n].selector = rd[1];
-		v[n].mtype = rd[2];
-		memcpy(v[n].data, rd + 3, dl);
-		v[n].len = dl;
-		n++;
+	r = dns_tlsa(relay_resolver, host, port, t,
+	    max < RELAY_TLSA_MAX ? max : RELAY_TLSA_MAX, secure_r);
+	if (r <= 0)
+		return result(r);
+	for (i = 0; i < (size_t)r; i++) {
+		v[i].usage = t[i].usage;
+		v[i].selector = t[i].selector;
+		v[i].mtype = t[i].mtype;
+		memcpy(v[i].data, t[i].data, sizeof(v[i].data));
+		v[i].len = t[i].len;
 	}
-	return n > 0 ? (int)n : RELAY_DNS_NODATA;
+	return r;
 }
 
 bool

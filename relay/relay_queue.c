@@ -797,7 +797,7 @@ relay_start(const struct conf *c, struct spool *sp)
 		log_errorx("event=relay_config_error");
 		return -1;
 	}
-	if (relay_dns_setup(R.cfg.dns_server) != 0) {
+	if (relay_dns_setup(c, R.cfg.dns_server) != 0) {
 		log_errorx("event=relay_config_error key=relay.dns_server");
 		return -1;
 	}

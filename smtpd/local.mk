@@ -18,7 +18,6 @@ smtpd_gms_smtpd_SOURCES = \
 	smtpd/smtp_private.h \
 	smtpd/smtpd.c \
 	smtpd/smtp_session.c \
-	smtpd/smtp_dns.c \
 	smtpd/smtp_spf.c \
 	smtpd/smtp_dkim.c \
 	smtpd/smtp_dkim_ed.c \
@@ -26,7 +25,7 @@ smtpd_gms_smtpd_SOURCES = \
 smtpd_gms_smtpd_CFLAGS = $(AM_CFLAGS) $(OPENDKIM_CFLAGS) $(OPENSSL_CFLAGS)
 smtpd_gms_smtpd_LDADD = smtpd/libsmtpparse.a relay/librelay.a $(SPOOL_LIBS) $(DIRECTORY_LIBS) \
 	$(LIBGMS_LIBS) $(OPENDKIM_LIBS) $(SPF2_LIBS) $(OPENDMARC_LIBS) \
-	-lresolv -lpthread
+	-lpthread
 
 # Unit tests of the parsers (TAP).
 check_PROGRAMS += tests/unit/test-smtp-parse tests/unit/test-smtp-data

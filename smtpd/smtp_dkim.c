@@ -5,13 +5,14 @@
  * signer in smtp_dkim_ed.c: libopendkim 2.11 leaks every Ed25519 key it
  * loads for signing).
  *
- * Key lookups go through smtp_dns.c (libopendkim's DNS hooks: the query
- * is answered synchronously at "start" and handed over at "wait"), so
- * the server named by smtpd.dns_server answers.  Signing keys are files
- * DOMAIN.SELECTOR.key in smtpd.dkim_key_dir (PEM; RSA or Ed25519; gmsadm
- * writes them); every key of the sender's domain signs, so a domain can
- * publish an RSA and an Ed25519 selector side by side.  Key files are
- * read per message (they are small and rotate without a reload).
+ * Key lookups go through lib/dns.c's resolver smtpd_ctx.dns
+ * (libopendkim's DNS hooks: the query is answered synchronously at
+ * "start" and handed over at "wait"), so the servers named by
+ * smtpd.dns_server answer.  Signing keys are files DOMAIN.SELECTOR.key
+ * in smtpd.dkim_key_dir (PEM; RSA or Ed25519; gmsadm writes them);
+ * every key of the sender's domain signs, so a domain can publish an
+ * RSA and an Ed25519 selector side by side.  Key files are read per
+ * message (they are small and rotate without a reload).
  */
 #include "config.h"
 
@@ -50,8 +51,8 @@ dkim_q_start(void *srv, int type, unsigned char *query, unsigned char *buf,
 
 	(void)srv;
 	/* libopendkim reads the rcode itself: hand it the whole answer. */
-	q->len = smtp_dns_raw((const char *)query, type, buf,
-	    buflen > 65535 ? 65535 : (int)buflen);
+	q->len = dns_raw(smtpd_ctx.dns, (const char *)query, type, 0, buf,
+	    buflen);
 	*qh = q;
 	return 0;
 }

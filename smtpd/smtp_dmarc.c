@@ -1,11 +1,12 @@
 /*
  * smtp_dmarc.c - DMARC (RFC 7489) for gms-smtpd with libopendmarc.
  *
- * We fetch the policy record ourselves through smtp_dns.c (so that
- * smtpd.dns_server answers): _dmarc.FROMDOMAIN, else _dmarc.ORGDOMAIN,
- * and hand it to libopendmarc with the SPF and DKIM results; the library
- * decides alignment and the policy to apply.  p=reject gives a 550 5.7.1
- * at the end of DATA, p=quarantine a delivery into the recipients' Junk.
+ * We fetch the policy record ourselves through lib/dns.c's resolver
+ * smtpd_ctx.dns (so that smtpd.dns_server answers): _dmarc.FROMDOMAIN,
+ * else _dmarc.ORGDOMAIN, and hand it to libopendmarc with the SPF and
+ * DKIM results; the library decides alignment and the policy to apply.
+ * p=reject gives a 550 5.7.1 at the end of DATA, p=quarantine a delivery
+ * into the recipients' Junk.
  *
  * The organisational domain comes from the Public Suffix List (Debian's
  * publicsuffix package, smtpd.public_suffix_list), loaded into
@@ -91,8 +92,8 @@ fetch(const char *domain, struct dmarc_rec *r, char *org, size_t orglen)
 	memset(r, 0, sizeof(*r));
 	if (gms_snprintf(name, sizeof(name), "_dmarc.%s", domain) != 0)
 		return 0;
-	res = smtp_dns_txt(name, dmarc_txt, r);
-	if (res < 0)
+	res = dns_txt(smtpd_ctx.dns, name, dmarc_txt, r);
+	if (res == DNS_TEMP || res == DNS_BADNAME)
 		return -1;
 	if (r->count == 1)
 		return 1;
@@ -103,8 +104,8 @@ fetch(const char *domain, struct dmarc_rec *r, char *org, size_t orglen)
 	if (gms_snprintf(name, sizeof(name), "_dmarc.%s", org) != 0)
 		return 0;
 	memset(r, 0, sizeof(*r));
-	res = smtp_dns_txt(name, dmarc_txt, r);
-	if (res < 0)
+	res = dns_txt(smtpd_ctx.dns, name, dmarc_txt, r);
+	if (res == DNS_TEMP || res == DNS_BADNAME)
 		return -1;
 	return r->count == 1 ? 1 : 0;
 }

@@ -3,7 +3,7 @@
  * nobody else needs: the session and transaction objects, the process
  * context (directory, spool, SPF, DKIM, DMARC handles) and the small
  * interfaces of the authentication modules (smtp_spf.c, smtp_dkim.c,
- * smtp_dmarc.c, smtp_dns.c).
+ * smtp_dmarc.c; their DNS is lib/dns.c's resolver smtpd_ctx.dns).
  */
 #ifndef GMS_SMTP_PRIVATE_H
 #define GMS_SMTP_PRIVATE_H
@@ -11,6 +11,7 @@
 #include "smtpd/smtpd.h"
 #include "directory/directory.h"
 #include "spool/spool.h"
+#include "lib/gms-dns.h"
 
 /* ------------------------------------------------------------------ */
 /* The process context, set up once by smtpd_setup(). */
@@ -20,6 +21,8 @@ struct smtpd_ctx {
 	bool			 dkim_ready;
 	bool			 spf_ready;
 	struct throttle		*throttle;	/* owned: AUTH failures */
+	struct dns_resolver	*dns;		/* owned: smtpd.dns_server, for
+					   SPF, DKIM and DMARC */
 };
 extern struct smtpd_ctx smtpd_ctx;
 
@@ -37,22 +40,6 @@ enum smtp_auth_result {
 };
 /* "pass", "fail", ... "unknown (N)". */
 const char *smtp_ar_name(int r);
-
-/* DNS (smtp_dns.c): queries go to smtpd.dns_server when set ("ADDR" or
- * "ADDR:PORT" or "[ADDR]:PORT"), else to the system resolver. */
-int smtp_dns_setup(const struct conf *c);
-/* res_nquery on the thread's resolver: fills answer (anslen bytes).
- * Returns the answer length, or -1 with *herr_r set (HOST_NOT_FOUND,
- * NO_DATA, TRY_AGAIN, NO_RECOVERY). */
-int smtp_dns_query(const char *name, int type, unsigned char *answer,
-    int anslen, int *herr_r);
-/* Send one query and return the whole answer (any rcode): its length,
- * or -1 when no server answered. */
-int smtp_dns_raw(const char *name, int type, unsigned char *ans, int anslen);
-/* The TXT records of name concatenated per record; calls cb for each.
- * Returns 1 (some), 0 (NXDOMAIN / no TXT) or -1 (temporary failure). */
-int smtp_dns_txt(const char *name,
-    void (*cb)(void *arg, const char *txt, size_t len), void *arg);
 
 /* SPF (smtp_spf.c, libspf2 with our DNS layer). */
 int smtp_spf_setup(const struct conf *c);

@@ -2,8 +2,9 @@
  * smtp_spf.c - SPF (RFC 7208) for gms-smtpd with libspf2.
  *
  * libspf2 evaluates the records; its DNS comes from a small layer of our
- * own (an SPF_dns_server_t whose lookup goes through smtp_dns.c), so that
- * the server named by smtpd.dns_server answers, per thread, with the
+ * own (an SPF_dns_server_t whose lookup goes through lib/dns.c's
+ * resolver smtpd_ctx.dns), so that the servers named by smtpd.dns_server
+ * answer, with the
  * distinction between "no such name" (HOST_NOT_FOUND / NO_DATA) and a
  * failing DNS (TRY_AGAIN: temperror) kept.  One SPF_server_t serves every
  * session; requests and responses are per call.
@@ -15,7 +16,6 @@
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <netdb.h>
-#include <resolv.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,52 +28,53 @@
 static SPF_server_t *spf_server;
 static SPF_dns_server_t spf_dns;
 
-/* spf_lookup - the DNS layer: answer one query for libspf2. */
+/* spf_lookup - the DNS layer: answer one query for libspf2 through
+ * smtpd_ctx.dns.  The herrno values keep "no such name" (HOST_NOT_FOUND,
+ * NO_DATA) apart from a failing DNS (TRY_AGAIN: temperror). */
 static SPF_dns_rr_t *
 spf_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type, int cache)
 {
 	unsigned char ans[8192];
-	char name[NS_MAXDNAME];
+	char name[DNS_NAME_MAX];
 	SPF_dns_rr_t *rr;
-	ns_msg msg;
-	ns_rr r;
-	int n, herr, i, cnt = 0;
+	struct dns_msg msg;
+	struct dns_iter it;
+	struct dns_rr r;
+	int n, cnt = 0;
 
 	(void)cache;
-	n = smtp_dns_query(domain, type, ans, sizeof(ans), &herr);
-	if (n < 0)
-		return SPF_dns_rr_new_init(srv, domain, type, 0, herr);
-	if (ns_initparse(ans, n, &msg) != 0)
-		return SPF_dns_rr_new_init(srv, domain, type, 0, TRY_AGAIN);
+	n = dns_lookup(smtpd_ctx.dns, domain, (int)type, 0, ans, sizeof(ans),
+	    &msg);
+	if (n <= 0)
+		return SPF_dns_rr_new_init(srv, domain, type, 0,
+		    n == DNS_NODATA ? NO_DATA : n == DNS_NXDOMAIN ?
+		    HOST_NOT_FOUND : TRY_AGAIN);
 	rr = SPF_dns_rr_new_init(srv, domain, type, 0, NETDB_SUCCESS);
 	if (rr == NULL)
 		return NULL;
-	for (i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
-		const unsigned char *p, *end;
-		size_t o;
+	dns_iter_init(&msg, &it, DNS_S_AN);
+	while (dns_iter_next(&msg, &it, &r) == 1) {
+		const unsigned char *p = r.rdata;
+		int o;
 
-		if (ns_parserr(&msg, ns_s_an, i, &r) != 0)
-			break;
-		if (ns_rr_type(r) != type)
+		if (r.type != (uint16_t)type)
 			continue;	/* CNAMEs on the way */
-		p = ns_rr_rdata(r);
-		end = p + ns_rr_rdlen(r);
 		switch (type) {
 		case ns_t_a:
-			if (ns_rr_rdlen(r) != 4 ||
+			if (r.rdlen != 4 ||
 			    SPF_dns_rr_buf_realloc(rr, cnt, 4) != SPF_E_SUCCESS)
 				continue;
 			memcpy(&rr->rr[cnt]->a, p, 4);
 			break;
 		case ns_t_aaaa:
-			if (ns_rr_rdlen(r) != 16 ||
+			if (r.rdlen != 16 ||
 			    SPF_dns_rr_buf_realloc(rr, cnt, 16) != SPF_E_SUCCESS)
 				continue;
 			memcpy(&rr->rr[cnt]->aaaa, p, 16);
 			break;
 		case ns_t_mx:
-			if (ns_rr_rdlen(r) < 3 || dn_expand(ns_msg_base(msg),
-			    ns_msg_end(msg), p + 2, name, sizeof(name)) < 0)
+			if (r.rdlen < 3 || dns_name_expand(msg.base, msg.len,
+			    r.rdoff + 2, name, sizeof(name), NULL) != 0)
 				continue;
 			if (SPF_dns_rr_buf_realloc(rr, cnt, strlen(name) + 1) !=
 			    SPF_E_SUCCESS)
@@ -81,8 +82,8 @@ spf_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type, int cache)
 			memcpy(rr->rr[cnt]->mx, name, strlen(name) + 1);
 			break;
 		case ns_t_ptr:
-			if (dn_expand(ns_msg_base(msg), ns_msg_end(msg), p, name,
-			    sizeof(name)) < 0)
+			if (dns_name_expand(msg.base, msg.len, r.rdoff, name,
+			    sizeof(name), NULL) != 0)
 				continue;
 			if (SPF_dns_rr_buf_realloc(rr, cnt, strlen(name) + 1) !=
 			    SPF_E_SUCCESS)
@@ -90,26 +91,17 @@ spf_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type, int cache)
 			memcpy(rr->rr[cnt]->ptr, name, strlen(name) + 1);
 			break;
 		case ns_t_txt:
-		case ns_t_spf: {
-			char txt[4096];
-
-			o = 0;
-			while (p < end) {
-				size_t l = *p++;
-
-				if (l > (size_t)(end - p) || o + l >= sizeof(txt))
-					break;
-				memcpy(txt + o, p, l);
-				o += l;
-				p += l;
-			}
-			txt[o] = '\0';
-			if (SPF_dns_rr_buf_realloc(rr, cnt, o + 1) !=
+		case ns_t_spf:
+			/* The strings of one record, concatenated: the text
+			 * is never longer than the rdata. */
+			if (SPF_dns_rr_buf_realloc(rr, cnt, (size_t)r.rdlen + 1) !=
 			    SPF_E_SUCCESS)
 				continue;
-			memcpy(rr->rr[cnt]->txt, txt, o + 1);
+			o = dns_txt_decode(p, r.rdlen, rr->rr[cnt]->txt,
+			    (size_t)r.rdlen + 1);
+			if (o < 0)
+				continue;	/* malformed: skipped */
 			break;
-		}
 		default:
 			continue;
 		}

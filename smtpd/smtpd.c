@@ -68,6 +68,35 @@ smtpd_relay_local(void *arg, const char *address, char *user_r, size_t len)
 	return gms_strlcpy(user_r, mb.address, len) == 0 ? 1 : 0;
 }
 
+/* smtpd_dns_setup - create or reconfigure smtpd_ctx.dns from
+ * smtpd.dns_server, smtpd.dns_timeout and smtpd.dns_retries. */
+static int
+smtpd_dns_setup(const struct conf *c)
+{
+	const char *srv = conf_str(c, "smtpd.dns_server");
+	int to = (int)conf_int(c, "smtpd.dns_timeout") * 1000;
+	int retries = (int)conf_int(c, "smtpd.dns_retries");
+	char err[256], d[256];
+	int r;
+
+	if (smtpd_ctx.dns == NULL) {
+		smtpd_ctx.dns = dns_resolver_new(srv, to, retries, err,
+		    sizeof(err));
+		r = smtpd_ctx.dns != NULL ? 0 : -1;
+	} else
+		r = dns_resolver_configure(smtpd_ctx.dns, srv, to, retries, err,
+		    sizeof(err));
+	if (r != 0) {
+		log_errorx("event=config_error key=smtpd.dns_server error=\"%s\"",
+		    err);
+		return -1;
+	}
+	dns_resolver_describe(smtpd_ctx.dns, d, sizeof(d));
+	log_info("event=dns_resolver servers=\"%s\" timeout_ms=%d retries=%d",
+	    d, to, retries);
+	return 0;
+}
+
 int
 smtpd_setup(struct conf *c)
 {
@@ -107,7 +136,9 @@ smtpd_setup(struct conf *c)
 		tc.addr.max_delay_ms = tc.account.max_delay_ms;
 		smtpd_ctx.throttle = throttle_new(&tc);
 	}
-	if (smtp_dns_setup(c) != 0)
+	/* One resolver for SPF, DKIM and DMARC (a reload reconfigures it
+	 * in place: sessions running keep working). */
+	if (smtpd_dns_setup(c) != 0)
 		return -1;
 	smtpd_ctx.spf_ready = smtp_spf_setup(c) == 0;
 	smtpd_ctx.dkim_ready = smtp_dkim_setup(c) == 0;

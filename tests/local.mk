@@ -19,7 +19,7 @@ tests/fuzz/fuzz-conf: $(top_srcdir)/tests/fuzz/fuzz-conf.c $(FUZZ_LIB_SRCS)
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lpthread
 tests/fuzz/fuzz-linereader: $(top_srcdir)/tests/fuzz/fuzz-linereader.c $(FUZZ_CONN_SRCS)
 	@mkdir -p tests/fuzz
-	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) $(OPENSSL_CFLAGS) -o $@ $^ $(OPENSSL_LIBS) -lpthread
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS) -o $@ $^ $(OPENSSL_LIBS) $(ZLIB_LIBS) -lpthread
 
 fuzz: $(FUZZ_TARGETS)
 .PHONY: fuzz

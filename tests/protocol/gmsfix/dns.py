@@ -19,6 +19,10 @@ restart() applies later additions.
 DnsServer(workdir, netns=ns) runs unbound inside a network namespace (a
 gmsfix.netns.Namespace): its 127.0.0.1 is then the namespace's own
 loopback, for programs started in the same namespace.
+
+DnsServer(workdir, host="::1") listens on the IPv6 loopback instead:
+address is then "[::1]:PORT".  ipv6_loopback_usable() tells whether this
+machine can bind UDP and TCP on ::1 at all (tests skip when not).
 """
 
 import os
@@ -50,6 +54,37 @@ def _free_port():
     raise RuntimeError("no free port for unbound")
 
 
+def _free_port6():
+    """A port free for both UDP and TCP on ::1."""
+    for _ in range(50):
+        u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        try:
+            u.bind(("::1", 0))
+            port = u.getsockname()[1]
+            t = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            try:
+                t.bind(("::1", port))
+            except OSError:
+                continue
+            finally:
+                t.close()
+            return port
+        finally:
+            u.close()
+    raise RuntimeError("no free port for unbound on ::1")
+
+
+def ipv6_loopback_usable():
+    """Can we bind UDP and TCP sockets on ::1 here?"""
+    if not socket.has_ipv6:
+        return False
+    try:
+        _free_port6()
+        return True
+    except OSError:
+        return False
+
+
 def txt_quote(text):
     """A TXT value as one or more quoted character-strings (<= 255 each)."""
     parts = [text[i:i + 250] for i in range(0, len(text), 250)] or [""]
@@ -59,7 +94,10 @@ def txt_quote(text):
 class DnsServer:
     """unbound serving test zones on 127.0.0.1:port."""
 
-    def __init__(self, workdir, netns=None):
+    def __init__(self, workdir, netns=None, host="127.0.0.1"):
+        if host not in ("127.0.0.1", "::1"):
+            raise ValueError("DnsServer listens on 127.0.0.1 or ::1")
+        self.host = host
         self.netns = netns
         self.dir = os.path.abspath(workdir)
         self.zones = set()
@@ -71,6 +109,8 @@ class DnsServer:
 
     @property
     def address(self):
+        if self.host == "::1":
+            return "[::1]:%d" % self.port
         return "127.0.0.1:%d" % self.port
 
     def zone(self, name):
@@ -94,7 +134,7 @@ class DnsServer:
     def conf_text(self):
         lines = [
             "server:",
-            "  interface: 127.0.0.1",
+            "  interface: %s" % self.host,
             "  port: %d" % self.port,
             "  do-daemonize: no",
             '  chroot: ""',
@@ -104,10 +144,11 @@ class DnsServer:
             "  use-syslog: no",
             '  logfile: ""',
             "  verbosity: 1",
-            "  do-ip6: no",
+            "  do-ip6: %s" % ("yes" if self.host == "::1" else "no"),
             "  do-udp: yes",
             "  do-tcp: yes",
             "  access-control: 127.0.0.0/8 allow",
+            "  access-control: ::1 allow",
             '  module-config: "iterator"',
             "  num-threads: 1",
             "  so-reuseport: no",
@@ -128,7 +169,7 @@ class DnsServer:
     def start(self, timeout=15.0):
         os.makedirs(self.dir, exist_ok=True)
         if self.port is None:
-            self.port = _free_port()
+            self.port = _free_port6() if self.host == "::1" else _free_port()
         conf = os.path.join(self.dir, "unbound.conf")
         with open(conf, "w") as f:
             f.write(self.conf_text())
@@ -167,10 +208,11 @@ class DnsServer:
             r = subprocess.run(self.netns.cmd(["/usr/bin/python3", "-c", code]),
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             return r.returncode == 0
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(socket.AF_INET6 if self.host == "::1" else socket.AF_INET,
+                          socket.SOCK_DGRAM)
         s.settimeout(0.3)
         try:
-            s.sendto(q, ("127.0.0.1", self.port))
+            s.sendto(q, (self.host, self.port))
             data, _ = s.recvfrom(512)
             return data[:2] == b"\x12\x34"
         except OSError:
