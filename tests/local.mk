@@ -13,13 +13,17 @@ FUZZ_LIB_SRCS = $(top_srcdir)/lib/xmalloc.c $(top_srcdir)/lib/str.c \
 	$(top_srcdir)/lib/base64.c
 FUZZ_CONN_SRCS = $(FUZZ_LIB_SRCS) $(top_srcdir)/lib/conn.c $(top_srcdir)/lib/tls.c
 
-FUZZ_TARGETS += tests/fuzz/fuzz-conf tests/fuzz/fuzz-linereader
+FUZZ_TARGETS += tests/fuzz/fuzz-conf tests/fuzz/fuzz-linereader tests/fuzz/fuzz-dns
 tests/fuzz/fuzz-conf: $(top_srcdir)/tests/fuzz/fuzz-conf.c $(FUZZ_LIB_SRCS)
 	@mkdir -p tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lpthread
 tests/fuzz/fuzz-linereader: $(top_srcdir)/tests/fuzz/fuzz-linereader.c $(FUZZ_CONN_SRCS)
 	@mkdir -p tests/fuzz
 	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS) -o $@ $^ $(OPENSSL_LIBS) $(ZLIB_LIBS) -lpthread
+tests/fuzz/fuzz-dns: $(top_srcdir)/tests/fuzz/fuzz-dns.c $(FUZZ_LIB_SRCS) \
+    $(top_srcdir)/lib/dns.c
+	@mkdir -p tests/fuzz
+	$(AM_V_CC)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $^ -lpthread
 
 fuzz: $(FUZZ_TARGETS)
 .PHONY: fuzz
