@@ -19,6 +19,7 @@
 
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -318,11 +319,11 @@ msgcall(const DB_ENV *env, const char *msg)
 	log_info("spool: bdb: %s", msg);
 }
 
-/* region_mapped_end - how far this process maps the region file with
- * inode ino: the end (offset + length) of its mappings in
- * /proc/self/maps, or 0 when it maps none (or /proc is absent). */
+/* region_mapped_end - how far this process maps the region file (dev,
+ * ino): the end (offset + length) of its mappings in /proc/self/maps, or
+ * 0 when it maps none (or /proc is absent). */
 static off_t
-region_mapped_end(ino_t ino)
+region_mapped_end(dev_t dev, ino_t ino)
 {
 	char line[4600];
 	FILE *f;
@@ -332,12 +333,14 @@ region_mapped_end(ino_t ino)
 		return 0;
 	while (fgets(line, sizeof(line), f) != NULL) {
 		unsigned long long lo, hi, off, inode;
-		char perms[8], dev[16];
+		unsigned int maj, min;
+		char perms[8];
 
-		if (sscanf(line, "%llx-%llx %7s %llx %15s %llu", &lo, &hi, perms,
-		    &off, dev, &inode) != 6)
+		if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu", &lo, &hi,
+		    perms, &off, &maj, &min, &inode) != 7)
 			continue;
-		if ((ino_t)inode != ino || inode == 0 || hi <= lo)
+		if ((ino_t)inode != ino || inode == 0 || hi <= lo ||
+		    maj != major(dev) || min != minor(dev))
 			continue;
 		if ((off_t)(off + (hi - lo)) > best)
 			best = (off_t)(off + (hi - lo));
@@ -379,7 +382,7 @@ regions_reserve(const char *dir)
 		if (fstat(fd, &st) < 0) {
 			err = errno;
 		} else {
-			want = region_mapped_end(st.st_ino);
+			want = region_mapped_end(st.st_dev, st.st_ino);
 			if (want < st.st_size)
 				want = st.st_size;
 			if (want > 0)
