@@ -33,7 +33,8 @@ imapd_capabilities(const struct imapd_session *s, struct buf *b)
 	    " LIST-EXTENDED LIST-STATUS STATUS=SIZE CONDSTORE QRESYNC"
 	    " ESEARCH SEARCHRES BINARY MULTIAPPEND UTF8=ACCEPT"
 	    " QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE WITHIN"
-	    " SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES");
+	    " SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES"
+	    " COMPRESS=DEFLATE");
 	limit = imapd_spool != NULL ? spool_append_limit(imapd_spool) : 0;
 	if (limit == 0 || limit > (uint64_t)conf_int(s->conf,
 	    "imapd.literal_max"))

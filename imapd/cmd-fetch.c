@@ -26,6 +26,9 @@
 #define FETCH_CHUNK		65536
 /* Messages whose cached MIME data is read in one transaction. */
 #define FETCH_BATCH		64
+/* Responses gathered before they go to the connection: many FETCH lines
+ * per write instead of one call per message. */
+#define FETCH_OUT_FLUSH		16384
 
 enum fi_kind {
 	FI_UID = 0,
@@ -50,6 +53,7 @@ struct fetch_req {
 	bool			need_cache;
 	bool			set_seen;
 	bool			has_uid, has_flags, has_modseq;
+	bool			has_section;	/* may stream (flush) */
 	uint64_t		changedsince;
 	bool			has_changedsince;
 	bool			vanished;
@@ -68,6 +72,7 @@ add_item(struct imap_parser *p, struct fetch_req *r, enum fi_kind k)
 	case FI_UID:		r->has_uid = true; break;
 	case FI_FLAGS:		r->has_flags = true; break;
 	case FI_MODSEQ:		r->has_modseq = true; break;
+	case FI_SECTION:	r->has_section = true; break;
 	case FI_ENVELOPE:
 	case FI_BODY:
 	case FI_BODYSTRUCTURE:	r->need_cache = true; break;
@@ -454,9 +459,12 @@ put_section(struct imapd_session *s, struct buf *out, uint32_t uid,
 	return 0;
 }
 
-/* fetch_one - the FETCH response for the view row idx.  pre: its cached
- * MIME data read ahead by the caller (pre_err its status), or NULL to
- * read it here when needed. */
+/* fetch_one - append the FETCH response for the view row idx to out.
+ * pre: its cached MIME data read ahead by the caller (pre_err its
+ * status), or NULL to read it here when needed.  Only a section item
+ * writes to the connection (out first, then the streamed body); without
+ * one, a failure (the cached data unreadable) comes before anything is
+ * appended. */
 static int
 fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
     bool add_flags, struct buf *out, char *chunk, int *err_r,
@@ -471,7 +479,6 @@ fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
 	size_t i;
 	int r = 0;
 
-	memset(&own, 0, sizeof(own));
 	if (rq->need_cache && pre != NULL) {
 		if (pre_err != SPOOL_OK) {
 			*err_r = pre_err;
@@ -479,6 +486,7 @@ fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
 		}
 		cp = pre;
 	} else if (rq->need_cache) {
+		memset(&own, 0, sizeof(own));
 		r = spool_view_cache(s->sel->view, m->uid, &own);
 		if (r != SPOOL_OK) {
 			*err_r = r;
@@ -532,8 +540,9 @@ fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
 			    cp->bodystructure : "NIL");
 			break;
 		case FI_MODSEQ:
-			(void)buf_printf(out, "MODSEQ (%llu)",
-			    (unsigned long long)m->modseq);
+			(void)buf_puts(out, "MODSEQ (");
+			put_num(out, m->modseq);
+			(void)buf_putc(out, ')');
 			break;
 		case FI_SECTION:
 			r = put_section(s, out, m->uid, &it->fs, cp, &body,
@@ -549,18 +558,18 @@ fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
 		(void)imapd_put_flags(s, out, m);
 	}
 	if (r == 0 && (s->enabled & IMAPD_EN_CONDSTORE) && !rq->has_modseq &&
-	    (add_flags || rq->has_changedsince))
-		(void)buf_printf(out, " MODSEQ (%llu)",
-		    (unsigned long long)m->modseq);
+	    (add_flags || rq->has_changedsince)) {
+		(void)buf_puts(out, " MODSEQ (");
+		put_num(out, m->modseq);
+		(void)buf_putc(out, ')');
+	}
 	if (r == 0)
-		(void)buf_puts(out, ")\r\n");
+		(void)buf_append(out, ")\r\n", 3);
 	if (body != NULL)
 		spool_body_close(&body);
 	if (have_cache)
 		spool_cache_free(&own);
-	if (r < 0)
-		return -1;
-	return out->len > FETCH_CHUNK ? flush_out(s, out) : 0;
+	return r < 0 ? -1 : 0;
 }
 
 /* send_vanished - VANISHED (EARLIER) for UID FETCH (VANISHED). */
@@ -597,7 +606,7 @@ cmd_fetch(struct imapd_session *s, struct imap_parser *p)
 	struct buf out = BUF_INIT(0);
 	struct spool_uidlist seen = { NULL, 0, 0 };
 	bool *mark;
-	size_t *idx, i;
+	size_t *idx, i, olen;
 	ssize_t n;
 	char *chunk;
 	struct spool_cache *pre = NULL;
@@ -685,24 +694,41 @@ cmd_fetch(struct imapd_session *s, struct imap_parser *p)
 			(void)spool_view_cache_many(s->sel->view, uids, bn, pre,
 			    pre_err);
 		}
-		buf_reset(&out);
+		/* Without sections the lines gather in out and go out every
+		 * FETCH_OUT_FLUSH bytes; a section may stream, so its
+		 * message starts and ends with an empty out. */
+		if (rq->has_section && out.len > 0 && flush_out(s, &out) < 0) {
+			r = -1;
+			break;
+		}
+		olen = out.len;
 		if (fetch_one(s, rq, idx[i], mark[i], &out, chunk, &err,
 		    pre != NULL ? &pre[i - bstart] : NULL,
 		    pre != NULL ? pre_err[i - bstart] : SPOOL_OK) < 0) {
-			buf_free(&out);
-			r = -1;
+			/* Drop this message's partial response. */
+			if (rq->has_section)
+				buf_reset(&out);
+			else if (out.data != NULL) {
+				out.len = olen;
+				out.data[olen] = '\0';
+			}
 			if (err == SPOOL_EEXPUNGED) {
 				/* Gone meanwhile: skip it, say so at the end. */
 				r = 1;
 				continue;
 			}
+			r = -1;
 			break;
 		}
-		if (flush_out(s, &out) < 0) {
+		if ((rq->has_section || out.len >= FETCH_OUT_FLUSH) &&
+		    flush_out(s, &out) < 0) {
 			r = -1;
 			break;
 		}
 	}
+	/* The complete responses gathered before the end or an error. */
+	if (out.len > 0 && flush_out(s, &out) < 0 && r == 0)
+		r = -1;
 	free(chunk);
 	if (pre != NULL) {
 		for (i = 0; i < bn; i++)

@@ -1,6 +1,6 @@
 /*
  * cmd-search.c - SEARCH and UID SEARCH (RFC 9051 6.4.4) with every search
- * key of RFC 3501/9051, CHARSET UTF-8 / US-ASCII, ESEARCH return options
+ * key of RFC 3501/9051, CHARSET (iconv), ESEARCH return options
  * (RFC 4731: MIN MAX ALL COUNT), SEARCHRES (RFC 5182: SAVE and "$"),
  * MODSEQ (RFC 7162) and OLDER/YOUNGER (WITHIN, RFC 5032).
  *
@@ -12,10 +12,17 @@
  * reading the message: the subject is the unfolded field value, an
  * address is matched as "name <mailbox@host>" (the display name without
  * its quotes or comments), as Dovecot does.  Other header fields read the
- * header only, and BODY and TEXT the whole message, which also look
- * inside base64 and quoted-printable parts.
- * Matching of strings is ASCII case-insensitive substring matching;
- * header values are also matched after RFC 2047 decoding to UTF-8.
+ * header only.  BODY and TEXT walk the part table the store cached: every
+ * text part (text/..., message/... or no Content-Type) is decoded from
+ * base64 or quoted-printable and converted from its charset to UTF-8 as
+ * it streams through search-text.c's matcher (a message up to
+ * SEARCH_WHOLE_MAX is read at once, a larger one in windows), the headers
+ * of attached messages count as body, and TEXT adds the message header;
+ * other parts (attachments) are not searched.
+ * The needles are converted from the CHARSET (any charset iconv knows;
+ * else NO [BADCHARSET]) to UTF-8 and case-folded once; matching is
+ * substring matching after Unicode simple case folding; header values
+ * are matched raw and after RFC 2047 decoding to UTF-8.
  */
 #include "config.h"
 
@@ -27,7 +34,9 @@
 #include "spool/spool.h"
 
 #define SEARCH_DEPTH_MAX	64
-#define SEARCH_TEXT_MAX		(64 * 1024 * 1024)
+#define SEARCH_WHOLE_MAX	(1024 * 1024)	/* loaded at once up to this */
+#define SEARCH_WINDOW		(256 * 1024)	/* else read in windows */
+#define SEARCH_HEADER_MAX	(1024 * 1024)	/* a header block's bound */
 
 enum sk_op {
 	SK_ALL = 0, SK_FLAG, SK_KEYWORD, SK_SEQ, SK_UID, SK_NOT, SK_OR,
@@ -53,6 +62,7 @@ struct skey {
 
 struct sctx {
 	struct imapd_session	*s;
+	const char		*charset;	/* of needles; NULL: UTF-8 */
 	unsigned int		 keys;
 	unsigned int		 depth;
 	bool			 has_modseq;
@@ -63,6 +73,10 @@ struct sctx {
 	bool			 hdr_loaded;
 	struct buf		 text;	/* whole message, on demand */
 	bool			 text_loaded;
+	struct spool_body	*body;	/* open when the message is too large
+					   to load: read in windows */
+	struct stext_match	 mt;	/* the body matcher, buffers reused */
+	struct buf		 scratch;	/* part headers */
 	struct spool_cache	 cache;
 	bool			 cache_loaded;
 	/* Cached MIME data read ahead for the rows [wstart, wstart + wn),
@@ -129,12 +143,24 @@ p_keys_and(struct sctx *x, struct imap_parser *p, struct skey **k_r,
 	return 0;
 }
 
-/* p_str - an astring needle. */
+/* p_str - an astring needle, converted from the command's charset to
+ * UTF-8 and case-folded once here. */
 static int
-p_str(struct imap_parser *p, struct skey *k)
+p_str(struct sctx *x, struct imap_parser *p, struct skey *k)
 {
-	return imap_p_sp(p) < 0 || imap_p_astring(p, &k->str, &k->len) < 0 ?
-	    -1 : 0;
+	struct buf u = BUF_INIT(0), f = BUF_INIT(0);
+
+	if (imap_p_sp(p) < 0 || imap_p_astring(p, &k->str, &k->len) < 0)
+		return -1;
+	if (x->charset == NULL ||
+	    stext_to_utf8(&u, x->charset, k->str, k->len) < 0)
+		(void)buf_append(&u, k->str, k->len);
+	(void)stext_fold(&f, buf_cstr(&u), u.len);
+	k->str = arena_strndup(p->arena, buf_cstr(&f), f.len);
+	k->len = f.len;
+	buf_free(&u);
+	buf_free(&f);
+	return 0;
 }
 
 static const struct {
@@ -226,19 +252,19 @@ p_key(struct sctx *x, struct imap_parser *p, struct skey **k_r)
 	    gms_strcasecmp(name, "SUBJECT") == 0) {
 		k->op = SK_HEADER;
 		k->field = name;
-		r = p_str(p, k);
+		r = p_str(x, p, k);
 	} else if (gms_strcasecmp(name, "HEADER") == 0) {
 		size_t flen;
 
 		k->op = SK_HEADER;
 		r = imap_p_sp(p) < 0 || imap_p_astring(p, &k->field, &flen) < 0 ||
-		    p_str(p, k) < 0 ? -1 : 0;
+		    p_str(x, p, k) < 0 ? -1 : 0;
 	} else if (gms_strcasecmp(name, "BODY") == 0) {
 		k->op = SK_BODY;
-		r = p_str(p, k);
+		r = p_str(x, p, k);
 	} else if (gms_strcasecmp(name, "TEXT") == 0) {
 		k->op = SK_TEXT;
-		r = p_str(p, k);
+		r = p_str(x, p, k);
 	} else if (gms_strcasecmp(name, "KEYWORD") == 0 ||
 	    gms_strcasecmp(name, "UNKEYWORD") == 0) {
 		k->op = SK_KEYWORD;
@@ -300,20 +326,21 @@ p_key(struct sctx *x, struct imap_parser *p, struct skey **k_r)
 /* ------------------------------------------------------------------ */
 /* Evaluation. */
 
-/* ci_find - ASCII case-insensitive substring search. */
+/* ci_find - the folded needle in hay, folded (Unicode simple case
+ * folding; bytes that are not UTF-8 compare as they are).  For header
+ * values: hay is bounded by the header's size. */
 static bool
 ci_find(const char *hay, size_t hlen, const char *needle, size_t nlen)
 {
-	size_t i;
+	struct buf f = BUF_INIT(0);
+	bool found;
 
 	if (nlen == 0)
 		return true;
-	if (nlen > hlen)
-		return false;
-	for (i = 0; i + nlen <= hlen; i++)
-		if (gms_strncasecmp(hay + i, needle, nlen) == 0)
-			return true;
-	return false;
+	(void)stext_fold(&f, hay, hlen);
+	found = f.len >= nlen && memmem(f.data, f.len, needle, nlen) != NULL;
+	buf_free(&f);
+	return found;
 }
 
 /* win_free - drop the read-ahead window. */
@@ -394,21 +421,71 @@ load_header(struct sctx *x)
 	return true;
 }
 
-/* load_text - the whole message into x->text. */
+/* load_text - the whole message into x->text when it is small enough
+ * (SEARCH_WHOLE_MAX); a larger one is opened (x->body) and read in
+ * windows by feed_range().  Returns false when the body cannot be read. */
 static bool
 load_text(struct sctx *x)
 {
 	struct spool_body *b;
 
-	if (x->text_loaded)
+	if (x->text_loaded || x->body != NULL)
 		return true;
 	if (spool_body_open(x->s->sel->view, x->m->uid, &b) != SPOOL_OK)
 		return false;
+	if (spool_body_size(b) > SEARCH_WHOLE_MAX) {
+		x->body = b;
+		return true;
+	}
 	buf_reset(&x->text);
-	(void)spool_body_get(b, 0, SEARCH_TEXT_MAX, &x->text);
+	(void)spool_body_get(b, 0, SEARCH_WHOLE_MAX, &x->text);
 	spool_body_close(&b);
 	x->text_loaded = true;
 	return true;
+}
+
+/* get_range - bytes [off, off + len) of the message into out (reset
+ * first), at most max of them. */
+static void
+get_range(struct sctx *x, uint64_t off, uint64_t len, size_t max,
+    struct buf *out)
+{
+	buf_reset(out);
+	if (len > max)
+		len = max;
+	if (x->text_loaded) {
+		if (off < x->text.len)
+			(void)buf_append(out, x->text.data + off,
+			    (size_t)(x->text.len - off < len ?
+			    x->text.len - off : len));
+		return;
+	}
+	if (x->body != NULL)
+		(void)spool_body_get(x->body, off, len, out);
+}
+
+/* feed_range - run the matcher over bytes [off, off + len) of the
+ * message: from memory, or in windows of SEARCH_WINDOW bytes. */
+static void
+feed_range(struct sctx *x, uint64_t off, uint64_t len, struct stext_match *mt)
+{
+	struct buf w = BUF_INIT(0);
+
+	if (x->text_loaded) {
+		if (off < x->text.len)
+			(void)stext_match_feed(mt, x->text.data + off,
+			    (size_t)(x->text.len - off < len ?
+			    x->text.len - off : len));
+		return;
+	}
+	while (x->body != NULL && len > 0) {
+		get_range(x, off, len, SEARCH_WINDOW, &w);
+		if (w.len == 0 || stext_match_feed(mt, w.data, w.len))
+			break;
+		off += w.len;
+		len -= w.len;
+	}
+	buf_free(&w);
 }
 
 /* header_match - any field named field whose (unfolded) value contains
@@ -808,43 +885,157 @@ sent_date(struct sctx *x)
 	return date_days(h + i + 5, len - i - 5);
 }
 
-/* text_match - needle in the message (or its body), raw or decoded. */
+/* header_block_match - needle in a header block (the message's or an
+ * attached message's), raw or with its fields unfolded and their RFC 2047
+ * encoded words decoded to UTF-8. */
+static bool
+header_block_match(struct sctx *x, uint64_t off, uint64_t len,
+    const struct skey *k)
+{
+	struct buf h = BUF_INIT(0), u = BUF_INIT(0), dec = BUF_INIT(0);
+	bool found;
+	size_t i;
+
+	get_range(x, off, len, SEARCH_HEADER_MAX, &h);
+	found = ci_find(buf_cstr(&h), h.len, k->str, k->len);
+	if (!found && h.len > 0 && memmem(h.data, h.len, "=?", 2) != NULL) {
+		/* Unfold: a line break before white space goes. */
+		for (i = 0; i < h.len; i++) {
+			if ((h.data[i] == '\r' || h.data[i] == '\n') &&
+			    i + 1 < h.len && (h.data[i + 1] == ' ' ||
+			    h.data[i + 1] == '\t' || h.data[i + 1] == '\n'))
+				continue;
+			(void)buf_putc(&u, h.data[i] == '\r' ? ' ' : h.data[i]);
+		}
+		(void)spool_mime_decode_header(buf_cstr(&u), u.len, &dec);
+		found = ci_find(buf_cstr(&dec), dec.len, k->str, k->len);
+	}
+	buf_free(&h);
+	buf_free(&u);
+	buf_free(&dec);
+	return found;
+}
+
+/* part_match - needle in one leaf part's body: skipped unless text
+ * (text/... message/... or no Content-Type), decoded from its transfer
+ * encoding and its charset. */
+static bool
+part_match(struct sctx *x, const struct spool_part *pt, const struct skey *k)
+{
+	char cs[64];
+	bool text;
+	int enc;
+
+	if (x->text_loaded && pt->offset < x->text.len)
+		stext_part_type(x->text.data + pt->offset,
+		    (size_t)(x->text.len - pt->offset < pt->header_size ?
+		    x->text.len - pt->offset : pt->header_size), &text, cs,
+		    sizeof(cs));
+	else {
+		get_range(x, pt->offset, pt->header_size, SEARCH_HEADER_MAX,
+		    &x->scratch);
+		stext_part_type(buf_cstr(&x->scratch), x->scratch.len, &text,
+		    cs, sizeof(cs));
+	}
+	if (!text)
+		return false;
+	enc = pt->encoding == SPOOL_ENC_BASE64 ? STEXT_ENC_BASE64 :
+	    pt->encoding == SPOOL_ENC_QP ? STEXT_ENC_QP : STEXT_ENC_NONE;
+	stext_match_begin(&x->mt, k->str, k->len, enc, cs);
+	feed_range(x, pt->offset + pt->header_size, pt->body_size, &x->mt);
+	return stext_match_end(&x->mt);
+}
+
+/* simple_match - the needle in a message read whole whose own header
+ * says it is a single text part (no Content-Type, or text/...): matched
+ * from the header's Content-Type and Content-Transfer-Encoding without
+ * reading the cached part table, which costs as much as the text.
+ * Returns 1 (match), 0 (no match) or -1 (use the part table). */
+static int
+simple_match(struct sctx *x, const struct skey *k, bool body_only)
+{
+	const char *t = x->text.data, *p, *nl;
+	size_t len = x->text.len, hs, i;
+	char cs[64];
+	bool text;
+	int enc = STEXT_ENC_NONE;
+
+	if (!x->text_loaded || len == 0)
+		return -1;
+	/* The header ends at the first empty line. */
+	if (t[0] == '\n' || (len > 1 && t[0] == '\r' && t[1] == '\n')) {
+		hs = t[0] == '\n' ? 1 : 2;
+	} else {
+		for (p = t; ; p = nl + 1) {
+			nl = memchr(p, '\n', len - (size_t)(p - t));
+			if (nl == NULL)
+				return -1;
+			i = (size_t)(nl - t) + 1;
+			if (i < len && t[i] == '\n') {
+				hs = i + 1;
+				break;
+			}
+			if (i + 1 < len && t[i] == '\r' && t[i + 1] == '\n') {
+				hs = i + 2;
+				break;
+			}
+		}
+	}
+	buf_reset(&x->scratch);
+	if (msghdr_get(t, hs, "Content-Type", &x->scratch) == 1 &&
+	    (x->scratch.len < 5 ||
+	    gms_strncasecmp(x->scratch.data, "text/", 5) != 0))
+		return -1;
+	if (msghdr_get(t, hs, "Content-Transfer-Encoding", &x->scratch) == 1) {
+		if (gms_strcasecmp(buf_cstr(&x->scratch), "base64") == 0)
+			enc = STEXT_ENC_BASE64;
+		else if (gms_strcasecmp(buf_cstr(&x->scratch),
+		    "quoted-printable") == 0)
+			enc = STEXT_ENC_QP;
+	}
+	stext_part_type(t, hs, &text, cs, sizeof(cs));
+	if (!body_only && header_block_match(x, 0, hs, k))
+		return 1;
+	stext_match_begin(&x->mt, k->str, k->len, enc, cs);
+	feed_range(x, hs, len - hs, &x->mt);
+	return stext_match_end(&x->mt) ? 1 : 0;
+}
+
+/* text_match - needle in the message's text parts (BODY), or in them and
+ * the message's header (TEXT); the headers of attached messages count as
+ * body. */
 static bool
 text_match(struct sctx *x, const struct skey *k, bool body_only)
 {
-	size_t start = 0, i;
+	const struct spool_part *pt;
+	size_t i;
+	int r;
 
-	if (!load_text(x) || x->text.len == 0)
-		return k->len == 0;
-	if (body_only && load_cache(x) && x->cache.nparts > 0)
-		start = (size_t)x->cache.parts[0].header_size;
-	if (start > x->text.len)
-		start = x->text.len;
-	if (ci_find(x->text.data + start, x->text.len - start, k->str, k->len))
+	if (k->len == 0)
 		return true;
-	if (!load_cache(x))
+	if (!load_text(x))
 		return false;
-	for (i = 0; i < x->cache.nparts; i++) {
-		const struct spool_part *pt = &x->cache.parts[i];
-		struct buf dec = BUF_INIT(SEARCH_TEXT_MAX);
-		uint64_t off = pt->offset + pt->header_size;
-		bool hit;
+	if (!x->cache_loaded && (r = simple_match(x, k, body_only)) >= 0)
+		return r == 1;
+	if (!load_cache(x) || x->cache.nparts == 0) {
+		/* No part table: the whole message as plain text. */
+		struct spool_part whole;
 
-		if (pt->kind != SPOOL_PART_LEAF || (pt->encoding !=
-		    SPOOL_ENC_BASE64 && pt->encoding != SPOOL_ENC_QP))
-			continue;
-		if (off > x->text.len || pt->body_size > x->text.len - off)
-			continue;
-		if (pt->encoding == SPOOL_ENC_BASE64)
-			(void)fetch_b64_decode(&dec, x->text.data + off,
-			    (size_t)pt->body_size);
-		else
-			(void)fetch_qp_decode(&dec, x->text.data + off,
-			    (size_t)pt->body_size);
-		hit = ci_find(dec.data != NULL ? dec.data : "", dec.len,
-		    k->str, k->len);
-		buf_free(&dec);
-		if (hit)
+		memset(&whole, 0, sizeof(whole));
+		whole.body_size = x->m->size;
+		whole.encoding = SPOOL_ENC_7BIT;
+		return part_match(x, &whole, k);
+	}
+	if (!body_only && header_block_match(x, 0,
+	    x->cache.parts[0].header_size, k))
+		return true;
+	for (i = 0; i < x->cache.nparts; i++) {
+		pt = &x->cache.parts[i];
+		if (i > 0 && pt->parent < x->cache.nparts &&
+		    x->cache.parts[pt->parent].kind == SPOOL_PART_MESSAGE &&
+		    header_block_match(x, pt->offset, pt->header_size, k))
+			return true;
+		if (pt->kind == SPOOL_PART_LEAF && part_match(x, pt, k))
 			return true;
 	}
 	return false;
@@ -998,7 +1189,9 @@ search_run(struct sctx *x, struct imap_parser *p, uint32_t **idx_r,
 		s->enabled |= IMAPD_EN_CONDSTORE;
 	resolve_sets(x, prog);
 	buf_init(&x->hdr, 16 * 1024 * 1024);
-	buf_init(&x->text, SEARCH_TEXT_MAX);
+	buf_init(&x->text, SEARCH_WHOLE_MAX + 1);
+	buf_init(&x->scratch, 0);
+	stext_match_init(&x->mt);
 	count = spool_view_count(s->sel->view);
 	idx = arena_alloc(&s->arena, (count + 1) * sizeof(*idx));
 	x->walking = true;
@@ -1012,13 +1205,17 @@ search_run(struct sctx *x, struct imap_parser *p, uint32_t **idx_r,
 			spool_cache_free(&x->cache);
 			x->cache_loaded = false;
 		}
-		if (x->text.cap > 1024 * 1024)
+		if (x->body != NULL)
+			spool_body_close(&x->body);
+		if (x->text.cap > 256 * 1024)
 			buf_free(&x->text);
 	}
 	win_free(x);
 	x->walking = false;
 	buf_free(&x->hdr);
 	buf_free(&x->text);
+	buf_free(&x->scratch);
+	stext_match_free(&x->mt);
 	*idx_r = idx;
 	*n_r = n;
 	return 0;
@@ -1026,12 +1223,13 @@ search_run(struct sctx *x, struct imap_parser *p, uint32_t **idx_r,
 
 int
 imapd_search_match(struct imapd_session *s, struct imap_parser *p,
-    uint32_t **idx_r, size_t *n_r)
+    const char *charset, uint32_t **idx_r, size_t *n_r)
 {
 	struct sctx x;
 
 	memset(&x, 0, sizeof(x));
 	x.s = s;
+	x.charset = charset;
 	return search_run(&x, p, idx_r, n_r);
 }
 
@@ -1065,6 +1263,32 @@ imapd_read_header(struct imapd_session *s, uint32_t uid, struct buf *out)
 #define RET_ALL		0x04
 #define RET_COUNT	0x08
 #define RET_SAVE	0x10
+
+int
+imapd_search_charset(struct imapd_session *s, struct imap_parser *p,
+    const char **cs_r)
+{
+	char *name;
+	size_t len;
+
+	*cs_r = NULL;
+	if (imap_p_astring(p, &name, &len) < 0 || imap_p_sp(p) < 0)
+		return CMD_BAD;
+	/* RFC 6855 3: after ENABLE UTF8=ACCEPT the client sends no CHARSET
+	 * but UTF-8 (which RFC 9051 still allows, as redundant). */
+	if ((s->enabled & IMAPD_EN_UTF8) && gms_strcasecmp(name, "UTF-8") != 0)
+		return imap_p_fail(p, IMAP_CODE_CLIENTBUG, "CHARSET conflicts "
+		    "with UTF8=ACCEPT");
+	if (!stext_charset_known(name)) {
+		(void)cmd_no(s, "BADCHARSET (UTF-8 US-ASCII)",
+		    "Unsupported charset");
+		return 1;
+	}
+	if (gms_strcasecmp(name, "UTF-8") != 0 &&
+	    gms_strcasecmp(name, "US-ASCII") != 0)
+		*cs_r = name;
+	return 0;
+}
 
 int
 cmd_search(struct imapd_session *s, struct imap_parser *p)
@@ -1117,14 +1341,10 @@ cmd_search(struct imapd_session *s, struct imap_parser *p)
 		ret = RET_ALL;
 	}
 	if (cur_match_ci(&p->c, "CHARSET ")) {
-		size_t len;
+		int r;
 
-		if (imap_p_astring(p, &name, &len) < 0 || imap_p_sp(p) < 0)
-			return CMD_BAD;
-		if (gms_strcasecmp(name, "UTF-8") != 0 &&
-		    gms_strcasecmp(name, "US-ASCII") != 0)
-			return cmd_no(s, "BADCHARSET (UTF-8 US-ASCII)",
-			    "Unsupported charset");
+		if ((r = imapd_search_charset(s, p, &x.charset)) != 0)
+			return r < 0 ? CMD_BAD : CMD_DONE;
 	}
 	if (search_run(&x, p, &idx, &nidx) < 0)
 		return CMD_BAD;

@@ -1,12 +1,16 @@
 /*
  * cmd-sort.c - SORT and UID SORT (RFC 5256) with ARRIVAL, CC, DATE, FROM,
- * SIZE, SUBJECT, TO, DISPLAY (treated as FROM) and REVERSE, and
- * THREAD=ORDEREDSUBJECT (cmd_thread below shares the sort records;
- * THREAD=REFERENCES is in thread-refs.c).
+ * SIZE, SUBJECT, TO and REVERSE, the RFC 5957 SORT=DISPLAY keys
+ * DISPLAYFROM and DISPLAYTO, and THREAD=ORDEREDSUBJECT (cmd_thread below
+ * shares the sort records; THREAD=REFERENCES is in thread-refs.c).
  *
  * The search part is cmd-search.c's; the sort keys come from each
  * matching message's header, read once.  Ties are broken by sequence
- * number, as the RFC wants.
+ * number, as the RFC wants.  DISPLAYFROM/DISPLAYTO sort on the first
+ * address's display name with its RFC 2047 words decoded, or its
+ * addr-spec when it has none, compared after Unicode simple case folding
+ * (search-text.c) octet by octet: the i;unicode-casemap collation of
+ * RFC 5051 without its decomposition step.
  */
 #include "config.h"
 
@@ -20,7 +24,7 @@
 
 enum sort_key {
 	SORT_ARRIVAL = 0, SORT_CC, SORT_DATE, SORT_FROM, SORT_SIZE,
-	SORT_SUBJECT, SORT_TO,
+	SORT_SUBJECT, SORT_TO, SORT_DISPLAYFROM, SORT_DISPLAYTO,
 };
 
 struct sort_crit {
@@ -33,6 +37,7 @@ struct sort_rec {
 	int64_t		 date, arrival;
 	uint32_t	 size;
 	char		*subject, *from, *to, *cc;	/* arena */
+	char		*dfrom, *dto;	/* arena; "" unless display keys */
 };
 
 struct sort_ctx {
@@ -72,6 +77,12 @@ cmp_rec(const void *a, const void *b, void *arg)
 		case SORT_CC:
 			c = strcmp(x->cc, y->cc);
 			break;
+		case SORT_DISPLAYFROM:
+			c = strcmp(x->dfrom, y->dfrom);
+			break;
+		case SORT_DISPLAYTO:
+			c = strcmp(x->dto, y->dto);
+			break;
 		default:
 			panic("sort key %d", (int)sc->c[i].key);
 		}
@@ -83,9 +94,33 @@ cmp_rec(const void *a, const void *b, void *arg)
 	return c;
 }
 
-/* load_recs - one record per matching message, keys filled. */
+/* display_key - the RFC 5957 display sort key of an address field's
+ * value: display name (decoded) or addr-spec, case-folded, in the arena. */
+static char *
+display_key(struct imapd_session *s, const char *v, size_t len)
+{
+	struct buf name = BUF_INIT(64 * 1024), dec = BUF_INIT(64 * 1024),
+	    f = BUF_INIT(0);
+	char *r;
+
+	msghdr_display_name(v, len, &name);
+	if (name.len > 0 && strstr(buf_cstr(&name), "=?") != NULL)
+		(void)spool_mime_decode_header(name.data, name.len, &dec);
+	else
+		(void)buf_append(&dec, buf_cstr(&name), name.len);
+	(void)stext_fold(&f, buf_cstr(&dec), dec.len);
+	r = arena_strndup(&s->arena, buf_cstr(&f), f.len);
+	buf_free(&name);
+	buf_free(&dec);
+	buf_free(&f);
+	return r;
+}
+
+/* load_recs - one record per matching message, keys filled (the display
+ * keys only when display is true). */
 static struct sort_rec *
-load_recs(struct imapd_session *s, const uint32_t *idx, size_t n)
+load_recs(struct imapd_session *s, const uint32_t *idx, size_t n,
+    bool display)
 {
 	struct sort_rec *v = arena_alloc(&s->arena, (n + 1) * sizeof(*v));
 	struct buf hdr = BUF_INIT(16 * 1024 * 1024), val = BUF_INIT(0),
@@ -122,9 +157,13 @@ load_recs(struct imapd_session *s, const uint32_t *idx, size_t n)
 		(void)msghdr_get(h, hdr.len, "From", &val);
 		msghdr_first_mailbox(buf_cstr(&val), val.len, &out);
 		r->from = arena_strndup(&s->arena, buf_cstr(&out), out.len);
+		r->dfrom = display ? display_key(s, buf_cstr(&val), val.len) :
+		    (char *)"";
 		(void)msghdr_get(h, hdr.len, "To", &val);
 		msghdr_first_mailbox(buf_cstr(&val), val.len, &out);
 		r->to = arena_strndup(&s->arena, buf_cstr(&out), out.len);
+		r->dto = display ? display_key(s, buf_cstr(&val), val.len) :
+		    (char *)"";
 		(void)msghdr_get(h, hdr.len, "Cc", &val);
 		msghdr_first_mailbox(buf_cstr(&val), val.len, &out);
 		r->cc = arena_strndup(&s->arena, buf_cstr(&out), out.len);
@@ -135,22 +174,6 @@ load_recs(struct imapd_session *s, const uint32_t *idx, size_t n)
 	return v;
 }
 
-/* p_charset - the charset argument: UTF-8 or US-ASCII. */
-static int
-p_charset(struct imapd_session *s, struct imap_parser *p, bool *bad_r)
-{
-	char *cs;
-	size_t len;
-
-	(void)s;
-	*bad_r = false;
-	if (imap_p_astring(p, &cs, &len) < 0 || imap_p_sp(p) < 0)
-		return -1;
-	if (gms_strcasecmp(cs, "UTF-8") != 0 && gms_strcasecmp(cs, "US-ASCII"))
-		*bad_r = true;
-	return 0;
-}
-
 int
 cmd_sort(struct imapd_session *s, struct imap_parser *p)
 {
@@ -158,15 +181,18 @@ cmd_sort(struct imapd_session *s, struct imap_parser *p)
 		{ "ARRIVAL", SORT_ARRIVAL }, { "CC", SORT_CC },
 		{ "DATE", SORT_DATE }, { "FROM", SORT_FROM },
 		{ "SIZE", SORT_SIZE }, { "SUBJECT", SORT_SUBJECT },
-		{ "TO", SORT_TO }, { "DISPLAY", SORT_FROM },
+		{ "TO", SORT_TO }, { "DISPLAYFROM", SORT_DISPLAYFROM },
+		{ "DISPLAYTO", SORT_DISPLAYTO },
 	};
 	struct sort_ctx sc;
 	struct sort_rec *recs;
 	struct buf out = BUF_INIT(0);
 	uint32_t *idx;
 	size_t n, i, k;
-	bool rev = false, badcs;
+	bool rev = false, display = false;
+	const char *cs;
 	char *name;
+	int r;
 
 	memset(&sc, 0, sizeof(sc));
 	if (imap_p_sp(p) < 0 || imap_p_list_begin(p) < 0)
@@ -189,6 +215,8 @@ cmd_sort(struct imapd_session *s, struct imap_parser *p)
 		if (sc.n == SORT_KEYS_MAX)
 			return imap_p_fail(p, IMAP_CODE_LIMIT, "Too many keys");
 		sc.c[sc.n].key = keys[k].key;
+		display |= keys[k].key == SORT_DISPLAYFROM ||
+		    keys[k].key == SORT_DISPLAYTO;
 		sc.c[sc.n].reverse = rev;
 		sc.n++;
 		rev = false;
@@ -197,15 +225,13 @@ cmd_sort(struct imapd_session *s, struct imap_parser *p)
 	}
 	if (rev)
 		return imap_p_fail(p, IMAP_CODE_CLIENTBUG, "REVERSE needs a key");
-	if (imap_p_list_end(p) < 0 || imap_p_sp(p) < 0 ||
-	    p_charset(s, p, &badcs) < 0)
+	if (imap_p_list_end(p) < 0 || imap_p_sp(p) < 0)
 		return CMD_BAD;
-	if (imapd_search_match(s, p, &idx, &n) < 0)
+	if ((r = imapd_search_charset(s, p, &cs)) != 0)
+		return r < 0 ? CMD_BAD : CMD_DONE;
+	if (imapd_search_match(s, p, cs, &idx, &n) < 0)
 		return CMD_BAD;
-	if (badcs)
-		return cmd_no(s, "BADCHARSET (UTF-8 US-ASCII)",
-		    "Unsupported charset");
-	recs = load_recs(s, idx, n);
+	recs = load_recs(s, idx, n, display);
 	qsort_r(recs, n, sizeof(*recs), cmp_rec, &sc);
 	(void)buf_puts(&out, "* SORT");
 	for (i = 0; i < n; i++)
@@ -258,8 +284,9 @@ cmd_thread(struct imapd_session *s, struct imap_parser *p)
 	struct buf out = BUF_INIT(0);
 	uint32_t *idx;
 	size_t n, i, k, ng = 0;
-	bool badcs;
+	const char *cs;
 	char *alg;
+	int rc;
 
 	if (imap_p_sp(p) < 0 || imap_p_atom(p, &alg) < 0 || imap_p_sp(p) < 0)
 		return CMD_BAD;
@@ -267,19 +294,17 @@ cmd_thread(struct imapd_session *s, struct imap_parser *p)
 	    gms_strcasecmp(alg, "REFERENCES") != 0)
 		return imap_p_fail(p, IMAP_CODE_CLIENTBUG,
 		    "Unsupported threading algorithm");
-	if (p_charset(s, p, &badcs) < 0 || imapd_search_match(s, p, &idx,
-	    &n) < 0)
+	if ((rc = imapd_search_charset(s, p, &cs)) != 0)
+		return rc < 0 ? CMD_BAD : CMD_DONE;
+	if (imapd_search_match(s, p, cs, &idx, &n) < 0)
 		return CMD_BAD;
-	if (badcs)
-		return cmd_no(s, "BADCHARSET (UTF-8 US-ASCII)",
-		    "Unsupported charset");
 	if (gms_strcasecmp(alg, "REFERENCES") == 0) {
 		(void)imapd_thread_references(s, idx, n, &out);
 		(void)imapd_write_buf(s, &out);
 		buf_free(&out);
 		return cmd_ok(s, NULL, "THREAD completed");
 	}
-	recs = load_recs(s, idx, n);
+	recs = load_recs(s, idx, n, false);
 	qsort_r(recs, n, sizeof(*recs), thread_cmp, NULL);
 	g = arena_alloc(&s->arena, (n + 1) * sizeof(*g));
 	for (i = 0; i < n; i++) {

@@ -291,11 +291,89 @@ void msghdr_first_mailbox(const char *v, size_t len, struct buf *out);
  * cannot be read. */
 int64_t msghdr_date(const char *v, size_t len);
 
+/* The RFC 5957 display name of the first address of an (unfolded) address
+ * field value, comments and quotes removed, whitespace collapsed (RFC 2047
+ * words are left encoded: the caller decodes them).  Without a display
+ * name, the first addr-spec ("mailbox@host").  Empty when the value holds
+ * no address.  out is reset first. */
+void msghdr_display_name(const char *v, size_t len, struct buf *out);
+
+/* ------------------------------------------------------------------ */
+/* Text for SEARCH (search-text.c). */
+
+/* Unicode simple case folding of one code point (CaseFolding.txt C + S)
+ * for Latin, Greek, Cyrillic, Armenian and fullwidth Latin; other code
+ * points are returned as they are.  Independent of the process locale. */
+uint32_t stext_fold_cp(uint32_t c);
+/* Append the case-folded form of UTF-8 text s to out; bytes that are not
+ * valid UTF-8 are copied as they are.  Returns 0, or -1 when out's limit
+ * was reached (out then holds a prefix). */
+int stext_fold(struct buf *out, const char *s, size_t len);
+/* True when text in charset cs can be converted to UTF-8 (UTF-8,
+ * US-ASCII or any name glibc's iconv knows). */
+bool stext_charset_known(const char *cs);
+/* Append s (in charset cs) converted to UTF-8 to out; bytes invalid in
+ * the charset become U+FFFD.  Returns 0, or -1 for an unknown charset
+ * (out unchanged). */
+int stext_to_utf8(struct buf *out, const char *cs, const char *s,
+    size_t len);
+/* From a MIME part's header block: whether it holds text to search
+ * (text/..., message/... or no Content-Type) and its charset parameter
+ * into cs (cssize bytes, NUL-terminated; "" when absent or too long). */
+void stext_part_type(const char *hdr, size_t len, bool *text_r, char *cs,
+    size_t cssize);
+
+/* Transfer encodings the matcher undoes. */
+#define STEXT_ENC_NONE		0
+#define STEXT_ENC_BASE64	1
+#define STEXT_ENC_QP		2
+
+/* A streaming matcher over one part's raw body: transfer decoding, charset
+ * conversion (an unknown charset is matched on its raw bytes), case
+ * folding, substring search.  Memory is bounded by the needle's length
+ * plus small fixed buffers, whatever the size of the input. */
+struct stext_match {
+	const char	*needle;	/* borrowed, already folded */
+	size_t		 nlen;
+	int		 enc;		/* STEXT_ENC_* */
+	void		*cd;		/* iconv_t or (void *)-1 */
+	uint32_t	 acc;		/* base64 bits */
+	unsigned int	 nacc;
+	int		 qp;		/* quoted-printable state */
+	char		 qph;
+	bool		 found;
+	struct buf	 dec, utf, fold;	/* owned: stage carries */
+};
+/* Make m empty (once, before its first use). */
+void stext_match_init(struct stext_match *m);
+/* Start matching the folded needle (borrowed until the end) in a body with
+ * transfer encoding enc and charset cs (NULL or "" for US-ASCII).  The
+ * buffers of an earlier match are reused. */
+void stext_match_begin(struct stext_match *m, const char *needle,
+    size_t nlen, int enc, const char *cs);
+/* Feed the next raw bytes; returns true once the needle was seen (more
+ * feeding is then useless). */
+bool stext_match_feed(struct stext_match *m, const char *s, size_t n);
+/* End of the body: flush the stages.  Returns whether the needle was
+ * found.  Call it exactly once after each stext_match_begin(). */
+bool stext_match_end(struct stext_match *m);
+/* Free m's buffers (it can be begun again afterwards). */
+void stext_match_free(struct stext_match *m);
+
 /* Search (cmd-search.c), shared with SORT and THREAD: parse the search
  * keys to the end of the command and return the view indexes that match,
- * ascending, in the arena.  Returns 0, or -1 on a syntax error. */
+ * ascending, in the arena; string needles are converted from charset
+ * (NULL: UTF-8) and case-folded.  Returns 0, or -1 on a syntax error. */
 int imapd_search_match(struct imapd_session *s, struct imap_parser *p,
-    uint32_t **idx_r, size_t *n_r);
+    const char *charset, uint32_t **idx_r, size_t *n_r);
+/* The charset of SEARCH, SORT or THREAD (the astring and the SP after
+ * it): *cs_r is NULL for UTF-8 and US-ASCII (no conversion), else the
+ * name (arena) to convert the needles from, given as charset above.
+ * Returns 0; 1 when the charset is unknown (NO [BADCHARSET] prepared);
+ * -1 on a syntax error or a CHARSET other than UTF-8 after
+ * ENABLE UTF8=ACCEPT (RFC 6855: BAD, p->error set). */
+int imapd_search_charset(struct imapd_session *s, struct imap_parser *p,
+    const char **cs_r);
 /* THREAD=REFERENCES (thread-refs.c) over the view indexes idx: the whole
  * "* THREAD ..." line into out.  Returns 0. */
 int imapd_thread_references(struct imapd_session *s, const uint32_t *idx,
@@ -504,6 +582,7 @@ int cmd_capability(struct imapd_session *s, struct imap_parser *p);
 int cmd_noop(struct imapd_session *s, struct imap_parser *p);
 int cmd_logout(struct imapd_session *s, struct imap_parser *p);
 int cmd_starttls(struct imapd_session *s, struct imap_parser *p);
+int cmd_compress(struct imapd_session *s, struct imap_parser *p);
 int cmd_login(struct imapd_session *s, struct imap_parser *p);
 int cmd_authenticate(struct imapd_session *s, struct imap_parser *p);
 int cmd_id(struct imapd_session *s, struct imap_parser *p);

@@ -14,6 +14,7 @@ imapd_libimapd_a_SOURCES = \
 	imapd/fetch-section.c \
 	imapd/respond.c \
 	imapd/msghdr.c \
+	imapd/search-text.c \
 	imapd/listmatch.c
 
 sbin_PROGRAMS += imapd/gms-imapd
@@ -27,6 +28,7 @@ imapd_gms_imapd_SOURCES = \
 	imapd/cmd-authenticate.c \
 	imapd/cmd-capability.c \
 	imapd/cmd-close.c \
+	imapd/cmd-compress.c \
 	imapd/cmd-copy.c \
 	imapd/cmd-create.c \
 	imapd/cmd-delete.c \
@@ -59,13 +61,19 @@ tests_unit_test_imap_parser_SOURCES = tests/unit/test-imap-parser.c \
 	tests/unit/unit.h
 tests_unit_test_imap_parser_LDADD = imapd/libimapd.a $(LIBGMS_LIBS)
 
+check_PROGRAMS += tests/unit/test-imap-search
+TESTS += tests/unit/test-imap-search
+tests_unit_test_imap_search_SOURCES = tests/unit/test-imap-search.c \
+	tests/unit/unit.h
+tests_unit_test_imap_search_LDADD = imapd/libimapd.a $(LIBGMS_LIBS)
+
 # libFuzzer targets (clang): "make fuzz-imap" builds them; they are not
 # part of "make check" (run them with a time budget, see the file heads).
 FUZZ_IMAP_SRCS = $(top_srcdir)/imapd/arena.c $(top_srcdir)/imapd/reader.c \
 	$(top_srcdir)/imapd/parser.c $(top_srcdir)/imapd/seqset.c \
 	$(top_srcdir)/imapd/mutf7.c $(top_srcdir)/imapd/fetch-section.c \
 	$(top_srcdir)/imapd/respond.c $(top_srcdir)/imapd/msghdr.c \
-	$(top_srcdir)/imapd/listmatch.c \
+	$(top_srcdir)/imapd/search-text.c $(top_srcdir)/imapd/listmatch.c \
 	$(top_srcdir)/lib/conn.c \
 	$(top_srcdir)/lib/tls.c $(top_srcdir)/lib/base64.c \
 	$(top_srcdir)/lib/xmalloc.c \
@@ -76,11 +84,11 @@ FUZZ_TARGETS += tests/fuzz/fuzz-imap-parser tests/fuzz/fuzz-imap-reader
 fuzz-imap: tests/fuzz/fuzz-imap-parser tests/fuzz/fuzz-imap-reader
 tests/fuzz/fuzz-imap-parser: $(top_srcdir)/tests/fuzz/fuzz-imap-parser.c $(FUZZ_IMAP_SRCS)
 	@$(MKDIR_P) tests/fuzz
-	$(CLANG) $(FUZZ_IMAP_FLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz-imap-parser.c $(FUZZ_IMAP_SRCS) $(OPENSSL_LIBS) -lpthread
+	$(CLANG) $(FUZZ_IMAP_FLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz-imap-parser.c $(FUZZ_IMAP_SRCS) $(OPENSSL_LIBS) $(ZLIB_LIBS) -lpthread
 tests/fuzz/fuzz-imap-reader: $(top_srcdir)/tests/fuzz/fuzz-imap-reader.c $(FUZZ_IMAP_SRCS)
 	@$(MKDIR_P) tests/fuzz
-	$(CLANG) $(FUZZ_IMAP_FLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz-imap-reader.c $(FUZZ_IMAP_SRCS) $(OPENSSL_LIBS) -lpthread
+	$(CLANG) $(FUZZ_IMAP_FLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz-imap-reader.c $(FUZZ_IMAP_SRCS) $(OPENSSL_LIBS) $(ZLIB_LIBS) -lpthread
 CLEANFILES += tests/fuzz/fuzz-imap-parser tests/fuzz/fuzz-imap-reader
 .PHONY: fuzz-imap
 
-EXTRA_DIST += bench/imapd/large_mailbox.py bench/imapd/README
+EXTRA_DIST += bench/imapd/large_mailbox.py bench/imapd/fetch_flags.py bench/imapd/README

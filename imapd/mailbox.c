@@ -48,32 +48,52 @@ int
 imapd_put_flags(struct imapd_session *s, struct buf *b,
     const struct spool_msg *m)
 {
+	/* Called once per message of a FETCH 1:* (FLAGS): the system flags
+	 * are gathered in a local array (names of known length, no format,
+	 * no strlen) and appended at once; keywords take the general path. */
+	static const struct {
+		const char	name[10];
+		uint8_t		len;
+		uint32_t	bit;
+	} fl[] = {
+		{ "\\Answered",	9, SPOOL_F_ANSWERED },
+		{ "\\Flagged",	8, SPOOL_F_FLAGGED },
+		{ "\\Deleted",	8, SPOOL_F_DELETED },
+		{ "\\Seen",	5, SPOOL_F_SEEN },
+		{ "\\Draft",	6, SPOOL_F_DRAFT },
+		{ "\\Recent",	7, SPOOL_F_RECENT },
+	};
 	const char *const *kw;
-	size_t i, n, sp = 0;
+	char tmp[64];	/* "(" + the six names with spaces + ")": 50 */
+	size_t i, n, len = 1;
+	uint32_t want = m->flags;
+	bool sp;
 
-	/* Called once per message of a FETCH 1:* (FLAGS): plain appends,
-	 * no format parsing. */
-	(void)buf_putc(b, '(');
-	for (i = 0; i < GMS_NELEM(sysflags); i++)
-		if (m->flags & sysflags[i].bit) {
-			if (sp++)
-				(void)buf_putc(b, ' ');
-			(void)buf_puts(b, sysflags[i].name);
+	if (s->enabled & IMAPD_EN_IMAP4REV2)
+		want &= ~(uint32_t)SPOOL_F_RECENT;
+	tmp[0] = '(';
+	for (i = 0; i < GMS_NELEM(fl); i++)
+		if (want & fl[i].bit) {
+			if (len > 1)
+				tmp[len++] = ' ';
+			memcpy(tmp + len, fl[i].name, fl[i].len);
+			len += fl[i].len;
 		}
-	if ((m->flags & SPOOL_F_RECENT) && !(s->enabled & IMAPD_EN_IMAP4REV2)) {
-		if (sp++)
-			(void)buf_putc(b, ' ');
-		(void)buf_puts(b, "\\Recent");
+	if (m->keywords == 0) {
+		tmp[len++] = ')';
+		return buf_append(b, tmp, len);
 	}
-	if (m->keywords != 0) {
-		kw = spool_view_keywords(s->sel->view, &n);
-		for (i = 0; i < n && i < 64; i++)
-			if (m->keywords & ((uint64_t)1 << i)) {
-				if (sp++)
-					(void)buf_putc(b, ' ');
-				(void)buf_puts(b, kw[i]);
-			}
-	}
+	if (buf_append(b, tmp, len) < 0)
+		return -1;
+	sp = len > 1;
+	kw = spool_view_keywords(s->sel->view, &n);
+	for (i = 0; i < n && i < 64; i++)
+		if (m->keywords & ((uint64_t)1 << i)) {
+			if (sp)
+				(void)buf_putc(b, ' ');
+			sp = true;
+			(void)buf_puts(b, kw[i]);
+		}
 	return buf_putc(b, ')');
 }
 
@@ -105,19 +125,49 @@ imapd_send_flags(struct imapd_session *s)
 	return (int)i;
 }
 
+/* put_u64 - a decimal number without format parsing. */
+static void
+put_u64(struct buf *b, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	(void)buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
+/* put_fetch_flags - append "* seq FETCH (UID u FLAGS (...) [MODSEQ])"
+ * for a view index: one line per message another session changed (a
+ * STORE 1:* elsewhere brings one per message), so no format parsing. */
+static void
+put_fetch_flags(struct imapd_session *s, struct buf *b, size_t idx)
+{
+	const struct spool_msg *m = spool_view_msg(s->sel->view, idx);
+
+	(void)buf_append(b, "* ", 2);
+	put_u64(b, idx + 1);
+	(void)buf_append(b, " FETCH (UID ", 12);
+	put_u64(b, m->uid);
+	(void)buf_append(b, " FLAGS ", 7);
+	(void)imapd_put_flags(s, b, m);
+	if (s->enabled & IMAPD_EN_CONDSTORE) {
+		(void)buf_append(b, " MODSEQ (", 9);
+		put_u64(b, m->modseq);
+		(void)buf_append(b, ")", 1);
+	}
+	(void)buf_append(b, ")\r\n", 3);
+}
+
 int
 imapd_send_fetch_flags(struct imapd_session *s, size_t idx)
 {
-	const struct spool_msg *m = spool_view_msg(s->sel->view, idx);
 	struct buf b = BUF_INIT(0);
 	int r;
 
-	(void)buf_printf(&b, "* %zu FETCH (UID %u FLAGS ", idx + 1, m->uid);
-	(void)imapd_put_flags(s, &b, m);
-	if (s->enabled & IMAPD_EN_CONDSTORE)
-		(void)buf_printf(&b, " MODSEQ (%llu)",
-		    (unsigned long long)m->modseq);
-	(void)buf_puts(&b, ")\r\n");
+	put_fetch_flags(s, &b, idx);
 	r = imapd_write_buf(s, &b);
 	buf_free(&b);
 	return r;
@@ -240,10 +290,20 @@ imapd_mailbox_sync(struct imapd_session *s, bool allow_expunge)
 		(void)imapd_untagged(s, "%u RECENT", r.recent);
 		mb->recent = r.recent;
 	}
-	for (i = 0; i < r.changed.n; i++) {
-		idx = spool_view_find(mb->view, r.changed.v[i]);
-		if (idx >= 0)
-			(void)imapd_send_fetch_flags(s, (size_t)idx);
+	if (r.changed.n > 0) {
+		struct buf b = BUF_INIT(0);
+
+		/* One write per 16 KiB of lines, not one per line. */
+		for (i = 0; i < r.changed.n; i++) {
+			idx = spool_view_find(mb->view, r.changed.v[i]);
+			if (idx >= 0)
+				put_fetch_flags(s, &b, (size_t)idx);
+			if (b.len >= 16384 || i + 1 == r.changed.n) {
+				(void)imapd_write_buf(s, &b);
+				buf_reset(&b);
+			}
+		}
+		buf_free(&b);
 	}
 	spool_refresh_free(&r);
 	return 0;

@@ -2,7 +2,8 @@
  * msghdr.c - reading a few header fields of a stored message for SORT and
  * THREAD (RFC 5256): the unfolded value of a field, the "base subject",
  * the first address's mailbox, the sent date and message-id lists.  Pure
- * functions over a header block, so they are unit-testable and fuzzable.
+ * functions over a header block, so they are unit-testable and fuzzable;
+ * msghdr_display_name() gives the RFC 5957 DISPLAYFROM/DISPLAYTO name.
  */
 #include "config.h"
 
@@ -262,4 +263,98 @@ msghdr_date(const char *v, size_t len)
 	tm.tm_min = mm % 60;
 	tm.tm_sec = ss % 61;
 	return (int64_t)timegm(&tm) - sign * (int64_t)zone * 60;
+}
+
+/* skip_comment - past the (nested) comment starting at v[i] == '('. */
+static size_t
+skip_comment(const char *v, size_t len, size_t i)
+{
+	unsigned int depth = 0;
+
+	for (; i < len; i++) {
+		if (v[i] == '\\' && i + 1 < len)
+			i++;
+		else if (v[i] == '(')
+			depth++;
+		else if (v[i] == ')' && --depth == 0)
+			return i + 1;
+	}
+	return len;
+}
+
+void
+msghdr_display_name(const char *v, size_t len, struct buf *out)
+{
+	struct buf raw = BUF_INIT(0);
+	size_t i = 0;
+	bool space = false, angle = false;
+
+	buf_reset(out);
+	while (i < len) {
+		char c = v[i];
+
+		if (c == '(') {
+			i = skip_comment(v, len, i);
+			space = true;
+			continue;
+		}
+		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+			space = true;
+			i++;
+			continue;
+		}
+		if (c == '"') {
+			if (space && out->len > 0)
+				(void)buf_putc(out, ' ');
+			(void)buf_putc(&raw, '"');
+			for (i++; i < len && v[i] != '"'; i++) {
+				if (v[i] == '\\' && i + 1 < len)
+					i++;
+				(void)buf_putc(out, v[i]);
+				(void)buf_putc(&raw, v[i]);
+			}
+			(void)buf_putc(&raw, '"');
+			i++;
+			space = false;
+			continue;
+		}
+		if (c == '<') {
+			/* name-addr: the phrase so far, else the addr-spec. */
+			angle = true;
+			if (out->len > 0)
+				break;
+			for (i++; i < len && v[i] != '>'; i++)
+				if (v[i] != ' ' && v[i] != '\t')
+					(void)buf_putc(out, v[i]);
+			break;
+		}
+		if (c == ':') {		/* a group's name: not a display name */
+			buf_reset(out);
+			buf_reset(&raw);
+			space = false;
+			i++;
+			continue;
+		}
+		if (c == ',' || c == ';') {
+			if (raw.len > 0)
+				break;
+			buf_reset(out);
+			space = false;
+			i++;
+			continue;
+		}
+		if (space && out->len > 0)
+			(void)buf_putc(out, ' ');
+		(void)buf_putc(out, c);
+		(void)buf_putc(&raw, c);
+		space = false;
+		i++;
+	}
+	if (!angle) {
+		/* No angle brackets: a bare addr-spec, written without the
+		 * spaces and comments around its tokens. */
+		buf_reset(out);
+		(void)buf_append(out, buf_cstr(&raw), raw.len);
+	}
+	buf_free(&raw);
 }

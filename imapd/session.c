@@ -53,6 +53,7 @@ const struct imapd_cmd imapd_commands[] = {
 	{ "GETQUOTA",	cmd_getquota,	CMDF_AUTH },
 	{ "GETQUOTAROOT", cmd_getquotaroot, CMDF_AUTH },
 	{ "SETQUOTA",	cmd_setquota,	CMDF_AUTH },
+	{ "COMPRESS",	cmd_compress,	CMDF_AUTH },
 	/* Selected. */
 	{ "CHECK",	cmd_check,	CMDF_AUTH | CMDF_SELECTED },
 	{ "CLOSE",	cmd_close,	CMDF_AUTH | CMDF_SELECTED },

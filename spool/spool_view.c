@@ -81,11 +81,24 @@ index_get(struct spool *sp, DB_TXN *txn, uint32_t mbox, uint32_t uid,
 	    &k, &d, rmw ? DB_RMW : 0), "index get");
 }
 
-/* walk_index - call fn for each index record of mbox with uid in
- * [from, below). */
+/* Rows allocated at once from the mailbox's message counter, at most. */
+#define VIEW_PRESIZE_MAX	(4u * 1024 * 1024)
+
+/* Bulk reads of the index (DB_MULTIPLE_KEY): used from this many expected
+ * records on; the bytes a record takes in the buffer (key, data and the
+ * offsets), and the largest buffer.  Each buffer is sized for the records
+ * still expected, so a bulk read goes at most about one page past the
+ * range: in a write transaction every page read stays locked until the
+ * commit, and the pages past the range belong to other mailboxes. */
+#define WALK_BULK_RECS		64
+#define WALK_REC_BYTES		64
+#define WALK_BULK_MAX		(64 * 1024)
+
 typedef int (*irec_fn)(uint32_t uid, const struct irec *r, void *arg);
+
+/* walk_one - the record-by-record walk (few records expected). */
 static int
-walk_index(struct spool *sp, DB_TXN *txn, uint32_t mbox, uint32_t from,
+walk_one(struct spool *sp, DB_TXN *txn, uint32_t mbox, uint32_t from,
     uint32_t below, irec_fn fn, void *arg)
 {
 	unsigned char key[8];
@@ -111,6 +124,107 @@ walk_index(struct spool *sp, DB_TXN *txn, uint32_t mbox, uint32_t from,
 		ret = c->get(c, &k, &d, DB_NEXT);
 	}
 	(void)c->close(c);
+	if (rr != SPOOL_OK)
+		return rr;
+	if (ret != 0 && ret != DB_NOTFOUND)
+		return spool_dberr(sp, ret, "index walk");
+	return SPOOL_OK;
+}
+
+/* bulk_size - a bulk buffer for left more records: a multiple of 1024,
+ * not below least (a page, or what Berkeley DB asked for), else at most
+ * WALK_BULK_MAX. */
+static size_t
+bulk_size(size_t left, size_t least)
+{
+	size_t n = left > WALK_BULK_MAX / WALK_REC_BYTES ? WALK_BULK_MAX :
+	    left * WALK_REC_BYTES + 1024;
+
+	if (n < least)
+		n = least;
+	return (n + 1023) & ~(size_t)1023;
+}
+
+/* walk_index - call fn for each index record of mbox with uid in
+ * [from, below); expect: about how many there are (a hint; 0 when
+ * unknown).  Many records come in bulk (a buffer of records per cursor
+ * call) rather than one cursor call each: the per-call cost of Berkeley
+ * DB (cursor duplication, page latch, lock, mutexes) was most of the time
+ * of a SELECT on a large mailbox.  Same transaction, same records. */
+static int
+walk_index(struct spool *sp, DB_TXN *txn, uint32_t mbox, uint32_t from,
+    uint32_t below, size_t expect, irec_fn fn, void *arg)
+{
+	unsigned char key[8];
+	struct irec r;
+	u_int32_t page = 0;
+	size_t cap = 0, want, seen = 0, least;
+	void *bulk = NULL;
+	DBC *c;
+	DBT k, d;
+	u_int32_t op = DB_SET_RANGE;
+	bool done = false;
+	int ret, rr = SPOOL_OK;
+
+	if (from >= below)
+		return SPOOL_OK;
+	if (expect < WALK_BULK_RECS)
+		return walk_one(sp, txn, mbox, from, below, fn, arg);
+	if (sp->db[DBI_INDEX]->get_pagesize(sp->db[DBI_INDEX], &page) != 0 ||
+	    page == 0)
+		page = 4096;
+	least = page;
+	if ((ret = sp->db[DBI_INDEX]->cursor(sp->db[DBI_INDEX], txn, &c, 0)) != 0)
+		return spool_dberr(sp, ret, "cursor");
+	index_key(key, mbox, from);
+	while (!done) {
+		void *p, *kp, *dp;
+		size_t klen, dlen;
+
+		want = bulk_size(expect > seen ? expect - seen : 0, least);
+		if (want > cap) {
+			free(bulk);
+			bulk = xmalloc(want);
+			cap = want;
+		}
+		dbt_user(&k, key, sizeof(key));
+		k.size = sizeof(key);
+		dbt_user(&d, bulk, want);
+		ret = c->get(c, &k, &d, op | DB_MULTIPLE_KEY);
+		if (ret == DB_BUFFER_SMALL && d.size > want &&
+		    d.size <= 64 * WALK_BULK_MAX) {
+			/* More than the buffer holds at once: grow (the
+			 * cursor has not moved). */
+			least = d.size;
+			continue;
+		}
+		if (ret != 0)
+			break;
+		op = DB_NEXT;
+		DB_MULTIPLE_INIT(p, &d);
+		for (;;) {
+			uint32_t uid;
+
+			DB_MULTIPLE_KEY_NEXT(p, &d, kp, klen, dp, dlen);
+			if (p == NULL)
+				break;
+			if (klen != 8 || get_be32(kp) != mbox ||
+			    (uid = get_be32((unsigned char *)kp + 4)) >= below) {
+				done = true;
+				break;
+			}
+			seen++;
+			if (dlen != sizeof(r))
+				continue;
+			memcpy(&r, dp, sizeof(r));
+			if ((rr = fn(uid, &r, arg)) != SPOOL_OK) {
+				done = true;
+				break;
+			}
+		}
+	}
+	(void)c->close(c);
+	free(bulk);
 	if (rr != SPOOL_OK)
 		return rr;
 	if (ret != 0 && ret != DB_NOTFOUND)
@@ -191,7 +305,15 @@ open_txn(struct spool *sp, DB_TXN *txn, void *arg)
 		return SPOOL_ENOSELECT;
 	if ((r = spool_keywords_get(sp, txn, v->mbox, &v->kw)) != SPOOL_OK)
 		return r;
-	if ((r = walk_index(sp, txn, v->mbox, 1, m.uidnext, open_row, v)) != 0)
+	if (m.messages > v->cap && m.messages <= VIEW_PRESIZE_MAX) {
+		/* The counter is a hint only (rows_add grows as needed): one
+		 * allocation instead of a doubling series for a large
+		 * mailbox, and never a huge one from a bad counter. */
+		v->cap = (size_t)m.messages + 64;
+		v->msgs = xreallocarray(v->msgs, v->cap, sizeof(*v->msgs));
+	}
+	if ((r = walk_index(sp, txn, v->mbox, 1, m.uidnext, m.messages,
+	    open_row, v)) != 0)
 		return r;
 	memset(&v->st, 0, sizeof(v->st));
 	v->st.name = name;
@@ -339,6 +461,34 @@ spool_view_user(const struct spool_view *v)
 /* ------------------------------------------------------------------ */
 /* Refresh. */
 
+/* view_lower - the first row index whose uid is >= uid (v->n if none). */
+static size_t
+view_lower(const struct spool_view *v, uint32_t uid)
+{
+	size_t lo = 0, hi = v->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->msgs[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* view_rows_between - how many rows have a uid in [lo, hi]. */
+static size_t
+view_rows_between(const struct spool_view *v, uint32_t lo, uint32_t hi)
+{
+	if (hi < lo)
+		return 0;
+	if (hi == UINT32_MAX)
+		return v->n - view_lower(v, lo);
+	return view_lower(v, hi + 1) - view_lower(v, lo);
+}
+
 void
 spool_refresh_free(struct spool_refresh *r)
 {
@@ -444,7 +594,7 @@ refresh_txn(struct spool *sp, DB_TXN *txn, void *arg)
 {
 	struct refresh_arg *a = arg;
 	struct spool_view *v = a->v;
-	size_t i;
+	size_t i, left;
 	int r;
 
 	refresh_reset(a);
@@ -481,7 +631,9 @@ refresh_txn(struct spool *sp, DB_TXN *txn, void *arg)
 		/* Many: one cursor pass over their uid range. */
 		a->walk_pos = 0;
 		r = walk_index(sp, txn, v->mbox, a->changed_uid.v[0],
-		    a->changed_uid.v[a->changed_uid.n - 1] + 1, refresh_changed,
+		    a->changed_uid.v[a->changed_uid.n - 1] + 1,
+		    view_rows_between(v, a->changed_uid.v[0],
+		    a->changed_uid.v[a->changed_uid.n - 1]), refresh_changed,
 		    a);
 		if (r != SPOOL_OK)
 			return r;
@@ -498,7 +650,10 @@ refresh_txn(struct spool *sp, DB_TXN *txn, void *arg)
 		row_from(&a->changed[a->nchanged++], a->changed_uid.v[i], &ir);
 	}
 added:
-	r = walk_index(sp, txn, v->mbox, v->uidnext, a->m.uidnext, refresh_new, a);
+	/* New rows: the mailbox's count less the rows still here. */
+	left = v->n > a->expunged.n ? v->n - a->expunged.n : 0;
+	r = walk_index(sp, txn, v->mbox, v->uidnext, a->m.uidnext,
+	    a->m.messages > left ? a->m.messages - left : 0, refresh_new, a);
 	if (r != SPOOL_OK)
 		return r;
 	if (a->claim && a->m.first_recent < a->m.uidnext) {
@@ -1324,7 +1479,8 @@ expunge_txn(struct spool *sp, DB_TXN *txn, void *arg)
 	if ((r = spool_urec_get(sp, txn, v->user_id, &u, true)) != SPOOL_OK)
 		return r;
 	if (a->uids == NULL) {
-		r = walk_index(sp, txn, v->mbox, 1, UINT32_MAX, expunge_collect, a);
+		r = walk_index(sp, txn, v->mbox, 1, UINT32_MAX, v->n,
+		    expunge_collect, a);
 		if (r != SPOOL_OK)
 			return r;
 	} else {
