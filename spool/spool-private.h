@@ -164,6 +164,11 @@ int spool_dberr(struct spool *sp, int ret, const char *what);
  * shared during the call. */
 #define TXN_READ	0x01
 #define TXN_LONG	0x02	/* not watched (verify, big jobs) */
+/* Commit without waiting for the log flush: only for a transaction whose
+ * loss in a crash is harmless by protocol (claiming \Recent: RFC 3501
+ * lets a message be recent again after a crash).  A later durable commit
+ * flushes it with everything before it. */
+#define TXN_NOSYNC	0x04
 /* Enter and leave a watched Berkeley DB call. */
 void spool_busy_enter(struct spool *sp, struct spool_busy *b);
 void spool_busy_leave(struct spool *sp, struct spool_busy *b);

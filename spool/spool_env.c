@@ -12,8 +12,9 @@
  * wait for them.  Lock waits are bounded (lock and transaction timeouts,
  * DB_TIME_NOTGRANTED), so a process stopped while holding locks makes
  * the others fail with SPOOL_ETIMEOUT instead of hanging.  The log is
- * always flushed at commit: DB_TXN_NOSYNC and in-memory logs are never
- * used.
+ * flushed at every commit that stores or changes mail; the one exception
+ * is the commit that only claims \Recent for a session (TXN_NOSYNC),
+ * which a crash may undo harmlessly.  In-memory logs are never used.
  */
 #include "config.h"
 
@@ -994,7 +995,8 @@ spool_txn(struct spool *sp, unsigned flags, spool_txn_fn fn, void *arg)
 			}
 			break;
 		}
-		ret = txn->commit(txn, 0);
+		ret = txn->commit(txn, (flags & TXN_NOSYNC) ?
+		    DB_TXN_NOSYNC : 0);
 		if (ret != 0)
 			r = spool_dberr(sp, ret, "txn_commit");
 		if (r == SPOOL_EDEADLOCK)
