@@ -233,20 +233,6 @@ p_modifiers(struct imapd_session *s, struct imap_parser *p,
 	return imap_p_list_end(p);
 }
 
-/* put_num - a decimal number (hot in FETCH 1:*: no format parsing). */
-static void
-put_num(struct buf *b, uint64_t v)
-{
-	char tmp[24];
-	size_t i = sizeof(tmp);
-
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
-	(void)buf_append(b, tmp + i, sizeof(tmp) - i);
-}
-
 /* put_internaldate - "dd-Mon-yyyy hh:mm:ss +zzzz" in the stored zone. */
 static void
 put_internaldate(struct buf *b, const struct spool_msg *m)
@@ -496,11 +482,11 @@ fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
 		cp = &own;
 	}
 	(void)buf_puts(out, "* ");
-	put_num(out, idx + 1);
+	(void)buf_putu64(out, idx + 1);
 	(void)buf_puts(out, " FETCH (");
 	if (s->uid && !rq->has_uid) {
 		(void)buf_puts(out, "UID ");
-		put_num(out, m->uid);
+		(void)buf_putu64(out, m->uid);
 		sp = " ";
 	}
 	for (i = 0; i < rq->n && r == 0; i++) {
@@ -511,7 +497,7 @@ fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
 		switch (it->kind) {
 		case FI_UID:
 			(void)buf_puts(out, "UID ");
-			put_num(out, m->uid);
+			(void)buf_putu64(out, m->uid);
 			break;
 		case FI_FLAGS:
 			(void)buf_puts(out, "FLAGS ");
@@ -523,7 +509,7 @@ fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
 			break;
 		case FI_SIZE:
 			(void)buf_puts(out, "RFC822.SIZE ");
-			put_num(out, m->size);
+			(void)buf_putu64(out, m->size);
 			break;
 		case FI_ENVELOPE:
 			(void)buf_puts(out, "ENVELOPE ");
@@ -541,7 +527,7 @@ fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
 			break;
 		case FI_MODSEQ:
 			(void)buf_puts(out, "MODSEQ (");
-			put_num(out, m->modseq);
+			(void)buf_putu64(out, m->modseq);
 			(void)buf_putc(out, ')');
 			break;
 		case FI_SECTION:
@@ -560,7 +546,7 @@ fetch_one(struct imapd_session *s, struct fetch_req *rq, size_t idx,
 	if (r == 0 && (s->enabled & IMAPD_EN_CONDSTORE) && !rq->has_modseq &&
 	    (add_flags || rq->has_changedsince)) {
 		(void)buf_puts(out, " MODSEQ (");
-		put_num(out, m->modseq);
+		(void)buf_putu64(out, m->modseq);
 		(void)buf_putc(out, ')');
 	}
 	if (r == 0)

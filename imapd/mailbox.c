@@ -125,20 +125,6 @@ imapd_send_flags(struct imapd_session *s)
 	return (int)i;
 }
 
-/* put_u64 - a decimal number without format parsing. */
-static void
-put_u64(struct buf *b, uint64_t v)
-{
-	char tmp[24];
-	size_t i = sizeof(tmp);
-
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
-	(void)buf_append(b, tmp + i, sizeof(tmp) - i);
-}
-
 /* put_fetch_flags - append "* seq FETCH (UID u FLAGS (...) [MODSEQ])"
  * for a view index: one line per message another session changed (a
  * STORE 1:* elsewhere brings one per message), so no format parsing. */
@@ -148,14 +134,14 @@ put_fetch_flags(struct imapd_session *s, struct buf *b, size_t idx)
 	const struct spool_msg *m = spool_view_msg(s->sel->view, idx);
 
 	(void)buf_append(b, "* ", 2);
-	put_u64(b, idx + 1);
+	(void)buf_putu64(b, idx + 1);
 	(void)buf_append(b, " FETCH (UID ", 12);
-	put_u64(b, m->uid);
+	(void)buf_putu64(b, m->uid);
 	(void)buf_append(b, " FLAGS ", 7);
 	(void)imapd_put_flags(s, b, m);
 	if (s->enabled & IMAPD_EN_CONDSTORE) {
 		(void)buf_append(b, " MODSEQ (", 9);
-		put_u64(b, m->modseq);
+		(void)buf_putu64(b, m->modseq);
 		(void)buf_append(b, ")", 1);
 	}
 	(void)buf_append(b, ")\r\n", 3);

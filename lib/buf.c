@@ -101,6 +101,19 @@ buf_putc(struct buf *b, int c)
 }
 
 int
+buf_putu64(struct buf *b, uint64_t v)
+{
+	char tmp[24];
+	size_t i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	return buf_append(b, tmp + i, sizeof(tmp) - i);
+}
+
+int
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list aq;

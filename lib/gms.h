@@ -76,6 +76,8 @@ int buf_reserve(struct buf *b, size_t more);
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
 int buf_putc(struct buf *b, int c);
+/* A decimal number, without format parsing (hot paths). */
+int buf_putu64(struct buf *b, uint64_t v);
 int buf_printf(struct buf *b, const char *fmt, ...) GMS_PRINTF(2, 3);
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap) GMS_PRINTF(2, 0);
 /* Drop the first n bytes. */

@@ -168,7 +168,7 @@ int spool_dberr(struct spool *sp, int ret, const char *what);
  * loss in a crash is harmless by protocol (claiming \Recent: RFC 3501
  * lets a message be recent again after a crash).  A later durable commit
  * flushes it with everything before it. */
-#define TXN_NOSYNC	0x04
+#define TXN_LAZY	0x04
 /* Enter and leave a watched Berkeley DB call. */
 void spool_busy_enter(struct spool *sp, struct spool_busy *b);
 void spool_busy_leave(struct spool *sp, struct spool_busy *b);

@@ -13,7 +13,7 @@
  * DB_TIME_NOTGRANTED), so a process stopped while holding locks makes
  * the others fail with SPOOL_ETIMEOUT instead of hanging.  The log is
  * flushed at every commit that stores or changes mail; the one exception
- * is the commit that only claims \Recent for a session (TXN_NOSYNC),
+ * is the commit that only claims \Recent for a session (TXN_LAZY),
  * which a crash may undo harmlessly.  In-memory logs are never used.
  */
 #include "config.h"
@@ -995,7 +995,7 @@ spool_txn(struct spool *sp, unsigned flags, spool_txn_fn fn, void *arg)
 			}
 			break;
 		}
-		ret = txn->commit(txn, (flags & TXN_NOSYNC) ?
+		ret = txn->commit(txn, (flags & TXN_LAZY) ?
 		    DB_TXN_NOSYNC : 0);
 		if (ret != 0)
 			r = spool_dberr(sp, ret, "txn_commit");

@@ -378,9 +378,9 @@ spool_view_open(struct spool *sp, const char *user, const char *name,
 	v->flags = flags;
 	v->st.name = xstrdup(norm);
 	/* Claiming \Recent is the only write here: no need to wait for
-	 * the disk (TXN_NOSYNC). */
+	 * the disk (TXN_LAZY). */
 	r = spool_txn(sp, (flags & SPOOL_VIEW_CLAIM_RECENT) &&
-	    !(flags & SPOOL_VIEW_READONLY) ? TXN_NOSYNC : TXN_READ, open_txn, v);
+	    !(flags & SPOOL_VIEW_READONLY) ? TXN_LAZY : TXN_READ, open_txn, v);
 	if (r != SPOOL_OK) {
 		spool_view_close(&v);
 		return r;
@@ -677,7 +677,7 @@ spool_view_refresh(struct spool_view *v, struct spool_refresh *out)
 	a.v = v;
 	a.claim = (v->flags & SPOOL_VIEW_CLAIM_RECENT) &&
 	    !(v->flags & SPOOL_VIEW_READONLY);
-	r = spool_txn(v->sp, a.claim ? TXN_NOSYNC : TXN_READ, refresh_txn, &a);
+	r = spool_txn(v->sp, a.claim ? TXN_LAZY : TXN_READ, refresh_txn, &a);
 	if (r != SPOOL_OK) {
 		refresh_reset(&a);
 		return r;

@@ -141,10 +141,28 @@ test_base64(void)
 	buf_free(&b);
 }
 
+static void
+test_putu64(void)
+{
+	struct buf b = BUF_INIT(0), small = BUF_INIT(3);
+
+	CHECK(buf_putu64(&b, 0) == 0 && buf_putc(&b, ' ') == 0 &&
+	    buf_putu64(&b, 7) == 0 && buf_putc(&b, ' ') == 0 &&
+	    buf_putu64(&b, 1234567890123ULL) == 0 && buf_putc(&b, ' ') == 0 &&
+	    buf_putu64(&b, UINT64_MAX) == 0, "buf_putu64");
+	CHECK_STR(buf_cstr(&b), "0 7 1234567890123 18446744073709551615",
+	    "buf_putu64: 0, one digit, many, the largest");
+	CHECK(buf_putu64(&small, 1234) == -1 && small.len == 0,
+	    "buf_putu64 past the buffer's maximum: -1, nothing written");
+	buf_free(&b);
+	buf_free(&small);
+}
+
 int
 main(void)
 {
 	log_init("test-buf", true);
+	test_putu64();
 	test_buf();
 	test_str();
 	test_cursor();
