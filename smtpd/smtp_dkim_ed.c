@@ -34,7 +34,7 @@ static const char *const signed_fields[] = {
 	NULL
 };
 
-#define FIELDS_MAX	100	/* header fields of one message we look at */
+#define FIELDS_MAX	1000	/* header fields of one message we look at */
 
 static bool
 is_wsp(int c)
