@@ -255,7 +255,7 @@ int
 main(int argc, char **argv)
 {
 	const char *src = getenv("srcdir");
-	char dir[4096], path[4200];
+	char dir[4096], path[4096 + 256 + 16];	/* dir, "/", a file name */
 	bool write_mode = argc > 1 && strcmp(argv[1], "--write") == 0;
 	struct dirent **names = NULL;
 	int n, i, files = 0;
